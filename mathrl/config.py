@@ -1,0 +1,537 @@
+"""Typed run configuration: output formats, reward weights, GRPO knobs and named profiles.
+
+The single place for format tags, system prompts, reward weights and profiles; load/save as YAML, override by `key=value`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message says which and how to fix it."""
+
+
+# --------------------------------------------------------------------------- output formats
+
+
+@dataclass(frozen=True)
+class Section:
+    """One tagged region of a completion. An empty `close` means the section runs to the end of its line."""
+
+    name: str
+    open: str
+    close: str
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """An output format: its tagged sections in order, and the system prompt that teaches it."""
+
+    name: str
+    sections: tuple[Section, ...]
+    system_prompt: str
+    separator: str = "\n"
+    description: str = ""
+
+    def section(self, name: str) -> Section | None:
+        return next((s for s in self.sections if s.name == name), None)
+
+    @property
+    def answer(self) -> Section:
+        return self.section("answer")
+
+    @property
+    def reasoning(self) -> Section:
+        return self.sections[0]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(t for s in self.sections for t in (s.open, s.close) if t)
+
+
+def _prompt(example: str, rules: str) -> str:
+    return (
+        "You are a careful math tutor. Solve the problem step by step.\n"
+        f"{rules}\nRespond in exactly this format:\n{example}"
+    )
+
+
+FORMATS: dict[str, FormatSpec] = {
+    spec.name: spec
+    for spec in (
+        FormatSpec(
+            name="reasoning",
+            sections=(Section("reasoning", "<reasoning>", "</reasoning>"), Section("answer", "<answer>", "</answer>")),
+            system_prompt=_prompt(
+                "<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>",
+                "Put your working inside <reasoning> tags and only the final number inside <answer> tags.",
+            ),
+            description="<reasoning>…</reasoning> then <answer>…</answer> (default)",
+        ),
+        FormatSpec(
+            name="think",
+            sections=(Section("reasoning", "<think>", "</think>"), Section("answer", "<answer>", "</answer>")),
+            system_prompt=_prompt(
+                "<think>...</think><answer>...</answer>",
+                "Think inside <think> tags, then give only the final number inside <answer> tags.",
+            ),
+            separator="",
+            description="<think>…</think><answer>…</answer> (R1 style)",
+        ),
+        FormatSpec(
+            name="working_out",
+            sections=(
+                Section("reasoning", "<start_working_out>", "<end_working_out>"),
+                Section("answer", "<SOLUTION>", "</SOLUTION>"),
+            ),
+            system_prompt=_prompt(
+                "<start_working_out>\n...\n<end_working_out>\n<SOLUTION>...</SOLUTION>",
+                "Work the problem out between <start_working_out> and <end_working_out>, "
+                "then give only the final number between <SOLUTION> and </SOLUTION>.",
+            ),
+            description="<start_working_out>…<end_working_out> then <SOLUTION>…</SOLUTION>",
+        ),
+        FormatSpec(
+            name="output",
+            sections=(
+                Section("reasoning", "<reasoning>", "</reasoning>"),
+                Section("output", "<output>", "</output>"),
+                Section("answer", "<answer>", "</answer>"),
+            ),
+            system_prompt=_prompt(
+                "<reasoning>\n...\n</reasoning>\n<output>\n...\n</output>\n<answer>\n...\n</answer>",
+                "Put your working inside <reasoning> tags, one short sentence stating the result inside <output> "
+                "tags, and only the final number inside <answer> tags.",
+            ),
+            description="<reasoning>…</reasoning> <output>…</output> <answer>…</answer>",
+        ),
+        FormatSpec(
+            name="stepwise",
+            sections=(Section("reasoning", "<begin_steps>", "</end_steps>"), Section("answer", "####", "")),
+            system_prompt=_prompt(
+                "<begin_steps>\n<STEP 1> explanation @@@@ a * b = c @@@@ </STEP>\n...\n</end_steps>\n#### N",
+                "Write each step as <STEP n>, a short explanation, its equation between @@@@ markers, and </STEP>. "
+                "After </end_steps> write #### and the final number.",
+            ),
+            description="<begin_steps> <STEP n> … @@@@ a * b = c @@@@ </STEP> </end_steps> then #### N",
+        ),
+    )
+}
+DEFAULT_FORMAT = "reasoning"
+
+
+def get_format(name: str) -> FormatSpec:
+    if name not in FORMATS:
+        raise ConfigError(f"unknown format {name!r}; choose one of: {', '.join(FORMATS)}")
+    return FORMATS[name]
+
+
+# --------------------------------------------------------------------------- models
+
+OFFLINE_MODEL = "smollm2-135m-instruct"
+GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
+# --------------------------------------------------------------------------- reward weights
+
+# Correctness must pay more than format: a format reward worth as much as being right taught the offline model to
+# drop its reasoning and print bare guesses in perfect format within 11 steps. Weight 0.0 = logged metric only.
+DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
+    "correctness_reward": 2.0,
+    "format_reward_soft": 0.25,
+    "xml_count_reward": 0.25,
+    "consistency_reward": 0.25,
+    "format_reward_strict": 0.0,
+    "number_reward": 0.0,
+}
+
+
+# --------------------------------------------------------------------------- the config tree
+
+
+def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING):
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class DataConfig:
+    source: str = _help("gsm8k | hub | file | reasoning_gym", "gsm8k")
+    path: str | None = _help("local folder/file; None = the shipped copy for gsm8k, the Hub for 'hub'", None)
+    hub_id: str = _help("Hub dataset id for source=gsm8k/hub when no path is given", "openai/gsm8k")
+    hub_config: str | None = _help("Hub dataset configuration name", "main")
+    split: str = _help("split to train on", "train")
+    eval_split: str = _help("split to evaluate on", "test")
+    limit: int | None = _help("keep only the first N rows (None = all)", None)
+    question_field: str = _help("column holding the problem text", "question")
+    answer_field: str = _help("column holding the answer or solution", "answer")
+    answer_style: str = _help("how the answer column gives the answer: gsm8k (#### N) | final | boxed", "gsm8k")
+    gym_task: str = _help("reasoning-gym dataset for source=reasoning_gym", "gsm_symbolic")
+    gym_size: int = _help("how many problems reasoning-gym generates", 500)
+    seed: int = _help("seed for generated data and shuffles", 0)
+    format: str = _help(f"output format: {' | '.join(FORMATS)}", DEFAULT_FORMAT)
+    instruction_in_user_turn: bool = _help("repeat the format instruction in the user turn (small models need it)", True)
+    max_prompt_tokens: int | None = _help("drop prompts longer than this many tokens (None = keep all)", None)
+
+
+@dataclass
+class ModelConfig:
+    name: str = _help(f"Hub id, local path, or the built-in {OFFLINE_MODEL!r}", OFFLINE_MODEL)
+    dtype: str = _help("auto | float32 | bfloat16 | float16; auto = bf16 on compute capability >= 8.0, else fp32", "auto")
+    lora: bool = _help("train LoRA adapters instead of all weights", False)
+    lora_r: int = _help("LoRA rank", 16)
+    lora_alpha: int = _help("LoRA alpha", 32)
+    lora_dropout: float = _help("LoRA dropout", 0.05)
+    lora_target_modules: str = _help("comma-separated module names, or all-linear", "all-linear")
+    load_in_4bit: bool = _help("load the base weights in 4-bit (bitsandbytes); needs lora", False)
+    trust_remote_code: bool = _help("run code shipped with the model repo (off unless you trust it)", False)
+    revision: str | None = _help("Hub revision (branch, tag or commit)", None)
+
+
+@dataclass
+class RewardConfig:
+    weights: dict[str, float] = _help("reward name -> weight; 0.0 keeps a reward as a logged metric", factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
+    correctness_mode: str = _help("binary | graded (exact / within tolerance / close / wrong)", "binary")
+    tolerance: float = _help("relative tolerance for a numeric match", 1e-6)
+    close_tolerance: float = _help("relative tolerance for 'close' in graded mode", 0.1)
+    graded_scores: tuple[float, float, float, float] = _help("graded scores: exact, within tolerance, close, wrong", (3.0, 1.5, 0.5, -0.5))
+    math_verify: bool = _help("fall back to math-verify for non-numeric answers (LaTeX, \\boxed{})", True)
+    math_verify_timeout: float = _help("seconds before a math-verify check counts as wrong", 2.0)
+    min_reasoning_words: int = _help("reasoning shorter than this earns no reasoning reward", 8)
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = _help("where checkpoints, metrics and the final model go", "runs/default")
+    max_steps: int = _help("optimizer steps", 400)
+    learning_rate: float = _help("peak learning rate", 5e-6)
+    lr_scheduler_type: str = _help("transformers scheduler name", "constant_with_warmup")
+    warmup_steps: int = _help("warm-up steps", 0)
+    per_device_train_batch_size: int = _help("completions per device per micro-batch", 8)
+    gradient_accumulation_steps: int = _help("micro-batches per optimizer step", 1)
+    steps_per_generation: int | None = _help("micro-batches generated per generate call (None = grad accumulation)", None)
+    num_generations: int = _help("completions per prompt (the GRPO group)", 8)
+    max_completion_length: int = _help("tokens generated per completion", 512)
+    max_prompt_length: int = _help("prompt token budget; longer prompts are dropped by the data layer", 256)
+    temperature: float = _help("sampling temperature", 1.0)
+    top_p: float = _help("nucleus sampling", 1.0)
+    beta: float = _help("KL coefficient (0 = no reference model)", 0.0)
+    epsilon: float = _help("clip range", 0.2)
+    loss_type: str = _help("grpo | dapo | dr_grpo | bnpo", "dapo")
+    scale_rewards: str = _help("group | batch | none", "group")
+    mask_truncated_completions: bool = _help("exclude truncated completions from the loss", False)
+    gradient_checkpointing: bool = _help("trade compute for activation memory", True)
+    max_grad_norm: float = _help("gradient clipping", 1.0)
+    weight_decay: float = _help("AdamW weight decay", 0.0)
+    seed: int = _help("training seed", 42)
+    logging_steps: int = _help("log every N steps", 1)
+    save_steps: int = _help("checkpoint every N steps", 50)
+    save_total_limit: int = _help("keep at most this many checkpoints", 2)
+    sample_every: int = _help("write sample completions with rewards every N steps", 10)
+    report_to: str = _help("none | tensorboard | wandb | trackio", "none")
+    run_name: str | None = _help("run name for trackers", None)
+    push_to_hub: bool = _help("push the final model to the Hub", False)
+    hub_model_id: str | None = _help("repo id for push_to_hub", None)
+    use_vllm: bool = _help("generate with vLLM (needs vllm installed)", False)
+    vllm_mode: str = _help("colocate | server", "colocate")
+    use_liger_kernel: bool = _help("Liger fused GRPO loss (needs liger-kernel)", False)
+    static_cache: bool = _help("static KV cache + compiled decoding during generation", False)
+    require_gpu: bool = _help("refuse to start without a CUDA GPU", False)
+    num_processes: int = _help("processes to launch (one per GPU); 0 = one per visible GPU", 0)
+
+
+@dataclass
+class EvalConfig:
+    limit: int | None = _help("evaluate the first N examples (None = the whole split)", 200)
+    batch_size: int = _help("prompts per generate call", 32)
+    max_new_tokens: int = _help("tokens generated per answer", 512)
+    num_samples: int = _help("samples per question for maj@k/pass@k (1 = greedy only)", 1)
+    temperature: float = _help("sampling temperature when num_samples > 1", 0.7)
+    headline_rule: str = _help("strict (answer field) | flexible (last number)", "strict")
+    use_vllm: bool = _help("generate with vLLM when installed", False)
+    out: str = _help("folder for records and summary", "runs/eval")
+
+
+@dataclass
+class Config:
+    profile: str = _help("the profile these values started from", "cpu-smoke")
+    data: DataConfig = _help("data source and prompt format", factory=DataConfig)
+    model: ModelConfig = _help("model and adapters", factory=ModelConfig)
+    rewards: RewardConfig = _help("reward weights and scoring rules", factory=RewardConfig)
+    train: TrainConfig = _help("GRPO settings", factory=TrainConfig)
+    eval: EvalConfig = _help("evaluation settings", factory=EvalConfig)
+
+    @property
+    def format(self) -> FormatSpec:
+        return get_format(self.data.format)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = _plain(self.to_dict())
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- profiles
+
+PROFILES: dict[str, dict] = {
+    "cpu-smoke": {
+        "_help": "offline model, a few tiny steps; minutes on 2 CPU cores",
+        "data.limit": 64,
+        "data.max_prompt_tokens": 320,
+        "model.name": OFFLINE_MODEL,
+        "train.max_steps": 4,
+        "train.learning_rate": 1e-5,
+        "train.per_device_train_batch_size": 4,
+        "train.num_generations": 4,
+        "train.max_completion_length": 32,
+        "train.max_prompt_length": 320,
+        "train.gradient_checkpointing": False,
+        "train.save_steps": 2,
+        "train.sample_every": 2,
+        "train.output_dir": "runs/cpu-smoke",
+        "eval.limit": 8,
+        "eval.batch_size": 8,
+        "eval.max_new_tokens": 32,
+    },
+    "cpu-learn": {
+        "_help": "offline model on easy reasoning-gym arithmetic; shows held-out accuracy rising in ~30 min on 2 cores",
+        "data.source": "reasoning_gym",
+        "data.gym_task": "basic_arithmetic",
+        "data.gym_size": 1200,
+        "model.name": OFFLINE_MODEL,
+        "train.max_steps": 60,
+        "train.learning_rate": 1e-5,
+        "train.per_device_train_batch_size": 16,
+        "train.num_generations": 8,
+        "train.max_completion_length": 96,
+        "train.max_prompt_length": 320,
+        "train.beta": 0.0,
+        "train.gradient_checkpointing": False,
+        "train.save_steps": 20,
+        "train.output_dir": "runs/cpu-learn",
+        "eval.limit": 200,
+        "eval.max_new_tokens": 96,
+    },
+    "colab-t4": {
+        "_help": "1x T4 (15 GiB, no bf16): Qwen2.5-0.5B-Instruct in fp32 with gradient checkpointing",
+        "model.name": GPU_DEFAULT_MODEL,
+        "model.dtype": "float32",
+        "train.require_gpu": True,
+        "train.max_steps": 400,
+        "train.per_device_train_batch_size": 8,
+        "train.num_generations": 8,
+        "train.max_prompt_length": 256,
+        "train.max_completion_length": 512,
+        "train.gradient_accumulation_steps": 4,
+        "train.steps_per_generation": 4,
+        "train.output_dir": "runs/colab-t4",
+    },
+    "kaggle-2xt4": {
+        "_help": "2x T4, fp32, data parallel over both GPUs (one process per GPU)",
+        "model.name": GPU_DEFAULT_MODEL,
+        "model.dtype": "float32",
+        "train.require_gpu": True,
+        "train.learning_rate": 5e-6,
+        "train.max_steps": 400,
+        "train.per_device_train_batch_size": 8,
+        "train.num_generations": 8,
+        "train.max_prompt_length": 256,
+        "train.max_completion_length": 512,
+        "train.gradient_accumulation_steps": 4,
+        "train.steps_per_generation": 4,
+        "train.num_processes": 2,
+        "train.output_dir": "/kaggle/working/runs/kaggle-2xt4",
+    },
+}
+DEFAULT_PROFILE = "cpu-smoke"
+
+
+def _field_types(cls) -> dict[str, type]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(text: str, hint, key: str):
+    """Turn a command-line string into the field's type, with a message naming the key on failure."""
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        if text.lower() in ("none", "null", ""):
+            return None
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if hint in (int, float, str):
+            return hint(text)
+        parsed = yaml.safe_load(text)
+        if origin is dict and not isinstance(parsed, dict):
+            raise ValueError
+        if origin is tuple:
+            return tuple(parsed)
+        return parsed
+    except (ValueError, TypeError, yaml.YAMLError):
+        raise ConfigError(f"{key}={text!r}: expected a value of type {getattr(hint, '__name__', hint)}") from None
+
+
+SECTIONS = ("data", "model", "rewards", "train", "eval")
+
+
+def _apply(cfg: Config, key: str, value, *, from_text: bool) -> None:
+    section_name, _, name = key.partition(".")
+    if not name or section_name not in SECTIONS:
+        raise ConfigError(f"unknown setting {key!r}: use section.field with section one of {', '.join(SECTIONS)}")
+    section = getattr(cfg, section_name)
+    hints = _field_types(type(section))
+    if name.startswith("weights.") and section_name == "rewards":
+        section.weights[name.split(".", 1)[1]] = float(value) if not from_text else _coerce(value, float, key)
+        return
+    if name not in hints:
+        close = [f for f in hints if f.startswith(name[:4])]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"unknown setting {key!r}{hint}; see `mathrl config --help-fields`")
+    if from_text:
+        value = _coerce(value, hints[name], key)
+    elif isinstance(value, list) and typing.get_origin(hints[name]) is tuple:
+        value = tuple(value)
+    setattr(section, name, value)
+
+
+def apply_overrides(cfg: Config, overrides: dict | list[str] | None) -> Config:
+    """Apply `{"train.max_steps": 3}` or `["train.max_steps=3"]` to cfg in place and return it."""
+    if not overrides:
+        return cfg
+    if isinstance(overrides, dict):
+        for key, value in overrides.items():
+            if not key.startswith("_"):
+                _apply(cfg, key, value, from_text=False)
+        return cfg
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: write key=value, e.g. --set train.max_steps=10")
+        _apply(cfg, key.strip(), text.strip(), from_text=True)
+    return cfg
+
+
+def load_config(
+    profile: str | None = None, config_file: str | Path | None = None, overrides: dict | list[str] | None = None
+) -> Config:
+    """Profile defaults, then a YAML file, then `key=value` overrides; validated before anything heavy loads."""
+    cfg = Config()
+    file_data = {}
+    if config_file is not None:
+        file_data = _read_yaml(config_file)
+        profile = profile or file_data.get("profile")
+    profile = profile or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    cfg.profile = profile
+    apply_overrides(cfg, PROFILES[profile])
+    for section, values in file_data.items():
+        if section == "profile":
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{config_file}: section {section!r} must be a mapping of field: value")
+        apply_overrides(cfg, {f"{section}.{k}": v for k, v in values.items()})
+    apply_overrides(cfg, overrides)
+    validate(cfg)
+    return cfg
+
+
+def _read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; write one with `mathrl config --profile NAME > {path.name}`")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (data, model, rewards, train, eval)")
+    return data
+
+
+def validate(cfg: Config) -> Config:
+    """Cheap checks that catch a bad config before a model loads; each message says how to fix it."""
+    from mathrl.rewards import REWARDS
+
+    get_format(cfg.data.format)
+    t = cfg.train
+    if cfg.data.source not in ("gsm8k", "hub", "file", "reasoning_gym"):
+        raise ConfigError(f"data.source={cfg.data.source!r}: choose gsm8k, hub, file or reasoning_gym")
+    if cfg.data.answer_style not in ("gsm8k", "final", "boxed"):
+        raise ConfigError(f"data.answer_style={cfg.data.answer_style!r}: choose gsm8k, final or boxed")
+    for key in ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "num_generations",
+                "max_completion_length", "max_prompt_length", "save_steps", "logging_steps"):
+        if getattr(t, key) <= 0:
+            raise ConfigError(f"train.{key}={getattr(t, key)} must be positive")
+    if t.num_generations < 2:
+        raise ConfigError("train.num_generations must be at least 2: GRPO compares completions within a group")
+    generation_batch = t.per_device_train_batch_size * (t.steps_per_generation or t.gradient_accumulation_steps)
+    if generation_batch % t.num_generations:
+        raise ConfigError(
+            f"train.num_generations={t.num_generations} must divide the completions per generation batch "
+            f"(per_device_train_batch_size x steps_per_generation = {generation_batch}); "
+            f"e.g. --set train.per_device_train_batch_size={t.num_generations}"
+        )
+    if t.loss_type not in ("grpo", "dapo", "dr_grpo", "bnpo"):
+        raise ConfigError(f"train.loss_type={t.loss_type!r}: choose grpo, dapo, dr_grpo or bnpo")
+    if t.scale_rewards not in ("group", "batch", "none"):
+        raise ConfigError(f"train.scale_rewards={t.scale_rewards!r}: choose group, batch or none")
+    if t.beta < 0 or t.learning_rate <= 0 or t.temperature <= 0:
+        raise ConfigError("train.beta must be >= 0, train.learning_rate and train.temperature > 0")
+    unknown = sorted(set(cfg.rewards.weights) - set(REWARDS))
+    if unknown:
+        raise ConfigError(f"unknown reward(s) {', '.join(unknown)}; known rewards: {', '.join(REWARDS)}")
+    if not any(w != 0 for w in cfg.rewards.weights.values()):
+        raise ConfigError("rewards.weights: at least one reward needs a non-zero weight")
+    if cfg.rewards.correctness_mode not in ("binary", "graded"):
+        raise ConfigError(f"rewards.correctness_mode={cfg.rewards.correctness_mode!r}: choose binary or graded")
+    if cfg.model.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise ConfigError(f"model.dtype={cfg.model.dtype!r}: choose auto, float32, bfloat16 or float16")
+    if cfg.model.load_in_4bit and not cfg.model.lora:
+        raise ConfigError("model.load_in_4bit needs model.lora=true: 4-bit weights cannot be trained directly")
+    if cfg.eval.limit is not None and cfg.eval.limit <= 0:
+        raise ConfigError(f"eval.limit={cfg.eval.limit} must be positive (or none for the whole split)")
+    if cfg.eval.batch_size <= 0 or cfg.eval.max_new_tokens <= 0 or cfg.eval.num_samples <= 0:
+        raise ConfigError("eval.batch_size, eval.max_new_tokens and eval.num_samples must be positive")
+    if cfg.eval.headline_rule not in ("strict", "flexible"):
+        raise ConfigError(f"eval.headline_rule={cfg.eval.headline_rule!r}: choose strict or flexible")
+    return cfg
+
+
+def field_help() -> list[tuple[str, str, str]]:
+    """(key, default, help) for every setting: the source of the docs' settings table."""
+    rows = []
+    for section in fields(Config):
+        if section.name == "profile":
+            continue
+        for f in fields(section.default_factory()):
+            default = getattr(section.default_factory(), f.name)
+            rows.append((f"{section.name}.{f.name}", repr(default), f.metadata.get("help", "")))
+    return rows
