@@ -13,7 +13,11 @@ from pathlib import Path
 import yaml
 
 
-class ConfigError(ValueError):
+class MathrlError(Exception):
+    """A problem the user can fix; the command line prints the message as one line instead of a traceback."""
+
+
+class ConfigError(MathrlError, ValueError):
     """A configuration value is wrong; the message says which and how to fix it."""
 
 
@@ -413,7 +417,7 @@ def _apply(cfg: Config, key: str, value, *, from_text: bool) -> None:
     if name not in hints:
         close = [f for f in hints if f.startswith(name[:4])]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ConfigError(f"unknown setting {key!r}{hint}; see `mathrl config --help-fields`")
+        raise ConfigError(f"unknown setting {key!r}{hint}; see `mathrl config --fields`")
     if from_text:
         value = _coerce(value, hints[name], key)
     elif isinstance(value, list) and typing.get_origin(hints[name]) is tuple:
@@ -535,3 +539,16 @@ def field_help() -> list[tuple[str, str, str]]:
             default = getattr(section.default_factory(), f.name)
             rows.append((f"{section.name}.{f.name}", repr(default), f.metadata.get("help", "")))
     return rows
+
+
+def add_config_arguments(parser) -> None:
+    parser.add_argument("--fields", action="store_true", help="print every setting with its default and help")
+
+
+def run_config(args, cfg: Config) -> int:
+    if args.fields:
+        for key, default, text in field_help():
+            print(f"{key} = {default}    # {text}")
+    else:
+        print(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False), end="")
+    return 0
