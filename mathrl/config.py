@@ -55,6 +55,12 @@ class FormatSpec:
         return self.sections[0]
 
     @property
+    def user_hint(self) -> str:
+        """The one-line format reminder repeated in the user turn."""
+        shown = " ".join(f"{s.open}...{s.close}" if s.close else f"{s.open} N" for s in self.sections)
+        return f"Answer in this format: {shown}"
+
+    @property
     def tags(self) -> tuple[str, ...]:
         return tuple(t for s in self.sections for t in (s.open, s.close) if t)
 
@@ -178,6 +184,7 @@ class DataConfig:
     answer_style: str = _help("how the answer column gives the answer: gsm8k (#### N) | final | boxed", "gsm8k")
     gym_task: str = _help("reasoning-gym dataset for source=reasoning_gym", "gsm_symbolic")
     gym_size: int = _help("how many problems reasoning-gym generates", 500)
+    gym_options: dict = _help("extra reasoning-gym dataset options, e.g. {max_digits: 1}", factory=dict)
     seed: int = _help("seed for generated data and shuffles", 0)
     format: str = _help(f"output format: {' | '.join(FORMATS)}", DEFAULT_FORMAT)
     instruction_in_user_turn: bool = _help("repeat the format instruction in the user turn (small models need it)", True)
@@ -321,6 +328,8 @@ PROFILES: dict[str, dict] = {
         "data.source": "reasoning_gym",
         "data.gym_task": "basic_arithmetic",
         "data.gym_size": 1200,
+        "data.gym_options": {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1,
+                             "operators": ["+", "-"], "allow_parentheses": False},
         "model.name": OFFLINE_MODEL,
         "train.max_steps": 60,
         "train.learning_rate": 1e-5,
