@@ -1,0 +1,158 @@
+"""Data layer: every loader yields the same row schema, the shipped copy is exact, bad input names file and line."""
+
+import hashlib
+import json
+
+import pytest
+
+from mathrl.config import DataConfig, get_format
+from mathrl.data import (
+    COLUMNS, DataError, dataset_stats, drop_long_prompts, gold_from_gsm8k_solution, load_dataset, load_rows,
+)
+
+SHA256 = {  # from ../shared/data/gsm8k/README.md
+    "train.jsonl": "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465",
+    "test.jsonl": "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
+}
+
+
+def test_shipped_copy_is_byte_identical(gsm8k_dir):
+    for name, digest in SHA256.items():
+        assert hashlib.sha256((gsm8k_dir / name).read_bytes()).hexdigest() == digest
+    assert (gsm8k_dir / "LICENSE").read_text().startswith("MIT")
+
+
+def test_all_8792_gold_answers_parse(gsm8k_dir):
+    train = load_rows(DataConfig(path=str(gsm8k_dir)), "train")
+    test = load_rows(DataConfig(path=str(gsm8k_dir)), "test")
+    assert (len(train), len(test)) == (7473, 1319)
+    for row in train + test:
+        assert set(row) == set(COLUMNS)
+        float(row["answer"])  # every GSM8K final answer is a number once normalized
+    assert len({r["id"] for r in train + test}) == 8792
+
+
+def test_default_source_is_the_shipped_copy_with_prompts_in_the_chosen_format():
+    rows = load_rows(DataConfig(limit=3, format="think"), "test")
+    first = rows[0]
+    assert first["id"] == "gsm8k-test-0"
+    assert first["answer"] == "18"  # Janet's ducks: 16 - 3 - 4 = 9 eggs at $2
+    assert first["solution"].rstrip().endswith("#### 18")
+    system, user = first["prompt"]
+    assert system == {"role": "system", "content": get_format("think").system_prompt}
+    assert user["role"] == "user" and user["content"].startswith(first["question"])
+    assert "<think>" in user["content"]  # the format is repeated in the user turn for small models
+
+
+def test_instruction_can_stay_in_the_system_prompt_only():
+    row = load_rows(DataConfig(limit=1, instruction_in_user_turn=False), "test")[0]
+    assert row["prompt"][1]["content"] == row["question"]
+
+
+@pytest.mark.parametrize("solution, gold", [
+    ("5 + 5 = 10\n#### 10", "10"),
+    ("big\n#### 1,000", "1000"),  # thousands separators go
+    ("#### -3", "-3"),
+])
+def test_gold_from_gsm8k_solution(solution, gold):
+    assert gold_from_gsm8k_solution(solution) == gold
+
+
+def test_local_parquet_and_field_mapping_with_final_answers(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"problem": ["What is 2+2?", "Half of 9?"], "final": ["4", "4.5"]}).to_parquet(tmp_path / "train.parquet")
+    cfg = DataConfig(source="file", path=str(tmp_path), question_field="problem", answer_field="final",
+                     answer_style="final")
+    rows = load_rows(cfg)
+    assert [r["answer"] for r in rows] == ["4", "4.5"]
+    assert [r["question"] for r in rows] == ["What is 2+2?", "Half of 9?"]
+    assert rows[0]["id"] == "train-train-0"
+
+
+def test_boxed_answers_from_a_math_style_file(tmp_path):
+    path = tmp_path / "math.jsonl"
+    path.write_text(json.dumps({"problem": "1/2+1/4?", "solution": "We add: $\\boxed{\\frac{3}{4}}$."}) + "\n")
+    cfg = DataConfig(source="file", path=str(path), question_field="problem", answer_field="solution",
+                     answer_style="boxed")
+    row = load_rows(cfg)[0]
+    assert row["answer"] in ("\\frac{3}{4}", "3/4", "0.75")
+    assert "boxed" in row["solution"]
+
+
+def test_reasoning_gym_rows_are_reproducible_and_disjoint_between_splits():
+    cfg = DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=20,
+                     gym_options={"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1})
+    train, again, test = load_rows(cfg, "train"), load_rows(cfg, "train"), load_rows(cfg, "test")
+    assert train == again
+    assert len(train) == 20 and all(r["question"].startswith("Calculate") for r in train)
+    assert train != test
+    assert {r["id"] for r in train}.isdisjoint({r["id"] for r in test})
+
+
+def test_gsm_symbolic_rows_carry_worked_solutions():
+    row = load_rows(DataConfig(source="reasoning_gym", gym_task="gsm_symbolic", gym_size=2))[0]
+    assert row["solution"] and float(row["answer"]) == float(row["answer"])
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "holds no rows"),  # empty file
+    ('{"question": "q", "answer": "#### 1"}\n{"question": \n', ":2: malformed JSON"),  # broken second line
+    ('[1, 2]\n', ":1: expected a JSON object"),
+    ('{"question": "q", "answer": "no marker"}\n', "row 1: no '#### <answer>' line"),
+    ('{"question": "q"}\n', "not 'question' and 'answer'"),  # missing column
+    ('{"question": "q", "answer": "#### 1"}\n{"question": "q2"}\n', "row 2: missing column 'answer'"),
+])
+def test_bad_files_name_the_file_line_and_problem(tmp_path, text, message):
+    path = _write(tmp_path, "train.jsonl", text)
+    with pytest.raises(DataError) as err:
+        load_rows(DataConfig(source="file", path=str(path)))
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file_and_missing_split(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_rows(DataConfig(source="file", path=str(tmp_path / "absent.jsonl")))
+    _write(tmp_path, "train.jsonl", '{"question": "q", "answer": "#### 1"}\n')
+    with pytest.raises(DataError, match=r"no validation.jsonl .*found: train.jsonl"):
+        load_rows(DataConfig(source="file", path=str(tmp_path)), "validation")
+
+
+def test_unknown_reasoning_gym_task():
+    with pytest.raises(DataError, match="reasoning-gym could not build"):
+        load_rows(DataConfig(source="reasoning_gym", gym_task="no_such_task", gym_size=2))
+
+
+# --------------------------------------------------------------------------- tokens and stats
+
+
+def test_long_prompts_are_dropped_and_reported(offline_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(offline_model_dir)
+    rows = load_rows(DataConfig(limit=20), "test")
+    lengths = [len(tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True)) for r in rows]
+    budget = sorted(lengths)[10]
+    kept, dropped = drop_long_prompts(rows, tokenizer, budget)
+    assert len(kept) + len(dropped) == 20 and dropped
+    assert {r["id"] for r in kept}.isdisjoint(dropped)
+    assert len(kept) == sum(length <= budget for length in lengths)
+
+
+def test_stats_and_datasets_type():
+    rows = load_rows(DataConfig(limit=50), "test")
+    stats = dataset_stats(rows)
+    assert stats["rows"] == 50
+    assert stats["question_words"]["max"] >= stats["question_words"]["median"] > 0
+    ds = load_dataset(DataConfig(limit=5), "test")
+    assert ds.column_names == list(COLUMNS) and len(ds) == 5

@@ -1,0 +1,99 @@
+"""Model loading: offline materialization, dtype policy, padding, LoRA/4-bit rules, clear errors."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from mathrl.config import ConfigError, ModelConfig
+from mathrl.models import ModelError, choose_precision, load_model, lora_config, resolve_model_path
+
+
+def test_offline_model_materializes_as_plain_fp32_and_generates(offline_model_dir):
+    config = json.loads((offline_model_dir / "config.json").read_text())
+    assert "quantization_config" not in config  # a quantized model refuses training and saving
+    model, tokenizer, precision = load_model(ModelConfig())
+    assert precision.dtype == "float32" and model.dtype == torch.float32
+    assert tokenizer.padding_side == "left" and tokenizer.pad_token is not None
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(134.5e6, rel=0.01)
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2 + 3?"}],
+                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**prompt, max_new_tokens=12, do_sample=False)
+    text = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert len(text.split()) >= 3  # a real instruct model answers in words
+
+
+def test_materialized_model_trains(offline_model_dir, tiny_model_dir):
+    model, tokenizer, _ = load_model(ModelConfig(name=str(offline_model_dir)))
+    batch = tokenizer(["1 + 1 = 2"], return_tensors="pt")
+    loss = model(**batch, labels=batch["input_ids"]).loss
+    loss.backward()
+    assert model.model.layers[0].mlp.down_proj.weight.grad is not None
+
+
+def test_precision_policy_is_decided_by_compute_capability(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "Tesla T4")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says True: emulation
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: (7, 5))
+    t4 = choose_precision("auto")
+    assert t4.dtype == "float32" and "7, 5" in t4.reason
+    assert t4.trainer_flags == {"bf16": False, "fp16": False}  # explicit: TRL turns bf16 on by default
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: (8, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "A100")
+    assert choose_precision("auto").trainer_flags == {"bf16": True, "fp16": False}
+    assert choose_precision("float32").dtype == "float32"
+
+
+def test_lora_config_targets():
+    assert lora_config(ModelConfig()) is None
+    cfg = lora_config(ModelConfig(lora=True, lora_r=4, lora_target_modules="q_proj, v_proj"))
+    assert cfg.r == 4 and set(cfg.target_modules) == {"q_proj", "v_proj"}
+
+
+def test_lora_adapter_folder_loads_onto_its_base(tiny_model_dir, tmp_path):
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from mathrl.models import merge_lora
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    peft_model = get_peft_model(base, lora_config(ModelConfig(lora=True, lora_r=2)))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(tmp_path / "adapter")
+    model, _, _ = load_model(ModelConfig(name=str(tmp_path / "adapter")))
+    assert "lora" in type(model).__name__.lower() or hasattr(model, "peft_config")
+    merged = merge_lora(tmp_path / "adapter", tmp_path / "merged")
+    plain, _, _ = load_model(ModelConfig(name=str(merged)))
+    assert not hasattr(plain, "peft_config")
+
+
+def test_four_bit_needs_lora():
+    with pytest.raises(ConfigError, match="needs model.lora"):
+        load_model(ModelConfig(load_in_4bit=True))
+
+
+@pytest.mark.parametrize("name, message", [
+    ("./no/such/folder", "neither an existing folder nor a Hub id"),
+    ("not a model", "neither an existing folder nor a Hub id"),
+])
+def test_bad_model_names(name, message):
+    with pytest.raises(ModelError, match=message):
+        resolve_model_path(name)
+
+
+def test_folder_without_config(tmp_path):
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_model_path(str(tmp_path))
+
+
+def test_hub_ids_pass_through_unchanged():
+    assert resolve_model_path("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def test_remote_code_is_off_unless_asked():
+    assert ModelConfig().trust_remote_code is False
