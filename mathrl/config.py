@@ -158,6 +158,8 @@ DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
     "consistency_reward": 0.25,
     "format_reward_strict": 0.0,
     "number_reward": 0.0,
+    "stepwise_reward": 0.0,
+    "reasoning_reward": 0.0,
 }
 
 
