@@ -223,22 +223,28 @@ def _boxed(text: str) -> list[str] | None:
 
 
 def _last_number(text: str) -> str | None:
-    start = max(0, len(text) - 512)
-    while True:  # search the tail first; back the window off so it never cuts a number in half
+    end = len(text)
+    while end > 0:  # search backwards window by window; back each window off so it never cuts a number in half
+        start = max(0, end - 1024)
         while start > 0 and (text[start - 1].isdigit() or text[start - 1] in ",./−-"):
             start -= 1
-        tokens = [m.group() for m in _TOKEN.finditer(text, start)]
-        if tokens or start == 0:
-            return tokens[-1] if tokens else None
-        start = max(0, start - 8192)
+        tokens = [m.group() for m in _TOKEN.finditer(text, start, end)]
+        if tokens:
+            return tokens[-1]
+        end = start
+    return None
 
 
 def _answer_is(text: str) -> str | None:
-    lowered = text.lower()
-    cut = lowered.rfind("answer is")
+    cut = text.lower().rfind("answer is")
     if cut < 0:
         return None
-    numbers = _numbers(text[cut + 9:cut + 9 + MAX_NUMBER_CHARS], limit=1)
+    said = text[cut + 9:cut + 9 + MAX_NUMBER_CHARS].split("\n", 1)[0].strip().rstrip(".").strip()
+    if "\\boxed{" in said:
+        return None  # the boxed rule reads it whole
+    if "\\" in said or to_number(said) is not None:
+        return said
+    numbers = _numbers(said, limit=1)
     return numbers[0] if numbers else None
 
 
@@ -417,9 +423,9 @@ def equations(text, limit: int = 64) -> list[tuple[float, float, int]]:
     >>> equations("She sold 48/2 = <<48/2=24>>24 clips, then 2+2 = 5.")
     [(24.0, 24.0, 0), (4.0, 5.0, 0)]
     """
-    text, found, pos = as_text(text), [], 0
-    while len(found) < limit and (eq := text.find("=", pos)) >= 0:
-        pos = eq + 1
+    text, found, pos, seen = as_text(text), [], 0, 0
+    while len(found) < limit and seen < 4 * limit and (eq := text.find("=", pos)) >= 0:
+        pos, seen = eq + 1, seen + 1
         start = eq
         while start > 0 and eq - start < 4 * MAX_NUMBER_CHARS and text[start - 1] in _EXPR_CHARS:
             if text[start - 1] == "," and not (text[start - 2:start - 1].isdigit() and text[start:start + 1].isdigit()):

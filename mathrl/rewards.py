@@ -8,9 +8,14 @@ Rewards read completions only through mathrl.parsing; `build_reward_funcs` binds
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import multiprocessing
+import os
+import select
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -28,72 +33,89 @@ _number = lru_cache(maxsize=65_536)(to_number)
 # --------------------------------------------------------------------------- math-verify, fenced off
 
 
-def _serve(conn) -> None:
-    """Worker process loop: math-verify with its own (signal-based) timeouts off; the parent enforces the limit."""
+def _serve() -> None:
+    """Worker loop, one JSON [gold, pred] per stdin line: math-verify with its signal-based timeouts off."""
+    import json
     import logging
+    import sys
 
+    reply, sys.stdout = sys.stdout, sys.stderr  # keep stray prints off the protocol pipe
     from math_verify import parse, verify
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
-    conn.send("ready")
-    while True:
+    reply.write("ready\n")
+    reply.flush()
+    while line := sys.stdin.readline():
         try:
-            gold, pred = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            gold_parsed = parse(f"${gold}$", parsing_timeout=None)
-            pred_parsed = parse(f"${pred}$", parsing_timeout=None)
-            conn.send(bool(gold_parsed and pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=None)))
+            gold, pred = json.loads(line)
+            gold_parsed, pred_parsed = parse(f"${gold}$", parsing_timeout=None), parse(f"${pred}$", parsing_timeout=None)
+            same = bool(gold_parsed and pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=None))
         except Exception:  # any math-verify failure on hostile text means "not shown equal"
-            conn.send(False)
+            same = False
+        reply.write("1\n" if same else "0\n")
+        reply.flush()
 
 
 class _MathVerify:
-    """One reusable worker process. A hard time limit that holds in any thread: past it the worker is killed."""
+    """One reusable worker process with a time limit that holds in any thread: past it the worker is killed.
+
+    A plain subprocess rather than multiprocessing: spawn re-runs the parent's __main__, which fails from stdin
+    scripts, and fork is unsafe in a process holding torch threads.
+    """
 
     startup_timeout = 120.0
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._proc = self._conn = None
+        self._proc = None
+        self.broken = False
         self.calls, self.seconds = 0, 0.0
 
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")  # fork is unsafe in a process that holds torch threads
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="mathrl-math-verify")
-        self._proc.start()
-        child.close()
-        if not (self._conn.poll(self.startup_timeout) and self._conn.recv() == "ready"):
-            raise OSError("math-verify worker did not start")
+        root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "import mathrl.rewards as r; r._serve()"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )
+        if self._read(self.startup_timeout) != "ready":
+            raise OSError("the math-verify worker did not start (is math-verify installed?)")
+
+    def _read(self, timeout: float) -> str | None:
+        ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
+        return self._proc.stdout.readline().strip() if ready else None
 
     def stop(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(5)
-            self._conn.close()
-        self._proc = self._conn = None
+            self._proc.wait(5)
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                pipe.close()
+        self._proc = None
 
     def equal(self, gold: str, pred: str, timeout: float) -> bool:
-        import time
-
         with self._lock:
+            if self.broken:
+                return False
             started = time.perf_counter()
             try:
-                if self._proc is None or not self._proc.is_alive():
+                if self._proc is None or self._proc.poll() is not None:
                     self._start()
-                self._conn.send((gold, pred))
-                if self._conn.poll(timeout):
-                    return bool(self._conn.recv())
-                self.stop()  # a runaway sympy call: kill it rather than wait
-            except (OSError, EOFError, ValueError) as err:
-                warnings.warn(f"math-verify unavailable ({err}); LaTeX answers count as wrong", stacklevel=2)
+                    started = time.perf_counter()  # start-up has its own limit; the check gets the full timeout
+                self._proc.stdin.write(json.dumps([gold, pred]) + "\n")
+                self._proc.stdin.flush()
+                answer = self._read(timeout)
+                if answer is None:
+                    self.stop()  # a runaway sympy call: kill it rather than wait
+                return answer == "1"
+            except (OSError, ValueError) as err:
+                self.broken = True
+                warnings.warn(f"math-verify unavailable ({err}); LaTeX answers count as wrong", stacklevel=3)
                 self.stop()
+                return False
             finally:
                 self.calls += 1
                 self.seconds += time.perf_counter() - started
-            return False
 
 
 MATH_VERIFY = _MathVerify()
@@ -250,9 +272,11 @@ def _reasoning(text: str, fmt) -> str | None:
 
 
 def _results(reasoning: str, limit: int = 256) -> list[float]:
-    """Numbers that reasoning states as results: right after `=` or a `>>` calculator annotation."""
+    """Numbers the reasoning states as results: right after an `=`, GSM8K `<<a*b=c>>` annotations included."""
     out, pos = [], 0
-    while len(out) < limit and (eq := reasoning.find("=", pos)) >= 0:
+    for _ in range(limit):  # more `=` than this is junk, not reasoning
+        if (eq := reasoning.find("=", pos)) < 0:
+            break
         pos = eq + 1
         token = _TOKEN.match(reasoning[pos:pos + 32].lstrip(" $"))
         value = _number(token.group()) if token else None
