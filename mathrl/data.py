@@ -216,12 +216,19 @@ def load_dataset(cfg: DataConfig, split: str | None = None):
     return Dataset.from_list(load_rows(cfg, split))
 
 
+def prompt_tokens(tokenizer, prompt: list[dict]) -> int:
+    """Length in tokens of a conversational prompt as the model sees it, generation prompt included."""
+    return len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False))
+
+
 def drop_long_prompts(rows: list[dict], tokenizer, max_tokens: int) -> tuple[list[dict], list[str]]:
     """(rows whose chat prompt fits max_tokens, ids dropped): TRL 1.16 has no max_prompt_length to truncate for us."""
     kept, dropped = [], []
     for row in rows:
-        length = len(tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True))
-        (kept if length <= max_tokens else dropped).append(row if length <= max_tokens else row["id"])
+        if prompt_tokens(tokenizer, row["prompt"]) <= max_tokens:
+            kept.append(row)
+        else:
+            dropped.append(row["id"])
     return kept, dropped
 
 
@@ -249,9 +256,7 @@ def dataset_stats(rows: list[dict], tokenizer=None) -> dict:
         "answer_magnitude": _summary([len(r["answer"].lstrip("-").split(".")[0]) for r in rows]),
     }
     if tokenizer is not None:
-        stats["prompt_tokens"] = _summary([
-            len(tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True)) for r in rows
-        ])
+        stats["prompt_tokens"] = _summary([prompt_tokens(tokenizer, r["prompt"]) for r in rows])
         stats["solution_tokens"] = _summary([len(tokenizer(r["solution"])["input_ids"]) for r in rows])
     return stats
 
@@ -261,13 +266,14 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--source", help="gsm8k | hub | file | reasoning_gym (default: the config's)")
     parser.add_argument("--path", help="local folder or file (default: the shipped GSM8K copy)")
     parser.add_argument("--split", help="split to read (default: the config's train split)")
-    parser.add_argument("--limit", type=int, help="first N rows only")
+    parser.add_argument("--limit", type=int, help="first N rows only (default: all; a profile's training limit is ignored)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def run_data(args, cfg: Config) -> int:
     data = cfg.data
-    for key in ("source", "path", "limit"):
+    data.limit = args.limit
+    for key in ("source", "path"):
         if getattr(args, key) is not None:
             setattr(data, key, getattr(args, key))
     rows = load_rows(data, args.split)

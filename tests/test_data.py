@@ -141,7 +141,8 @@ def test_long_prompts_are_dropped_and_reported(offline_model_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(offline_model_dir)
     rows = load_rows(DataConfig(limit=20), "test")
-    lengths = [len(tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True)) for r in rows]
+    lengths = [len(tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True, return_dict=False))
+               for r in rows]
     budget = sorted(lengths)[10]
     kept, dropped = drop_long_prompts(rows, tokenizer, budget)
     assert len(kept) + len(dropped) == 20 and dropped
@@ -149,9 +150,12 @@ def test_long_prompts_are_dropped_and_reported(offline_model_dir):
     assert len(kept) == sum(length <= budget for length in lengths)
 
 
-def test_stats_and_datasets_type():
+def test_stats_and_datasets_type(offline_model_dir):
+    from transformers import AutoTokenizer
+
     rows = load_rows(DataConfig(limit=50), "test")
-    stats = dataset_stats(rows)
+    stats = dataset_stats(rows, AutoTokenizer.from_pretrained(offline_model_dir))
+    assert stats["prompt_tokens"]["median"] > stats["question_words"]["median"]  # system prompt + chat markup
     assert stats["rows"] == 50
     assert stats["question_words"]["max"] >= stats["question_words"]["median"] > 0
     ds = load_dataset(DataConfig(limit=5), "test")

@@ -97,3 +97,17 @@ def test_hub_ids_pass_through_unchanged():
 
 def test_remote_code_is_off_unless_asked():
     assert ModelConfig().trust_remote_code is False
+
+
+def test_four_bit_with_lora_loads_and_trains_on_cpu(offline_model_dir):
+    # bitsandbytes 0.50 quantizes and runs 4-bit layers on CPU too: checked, not assumed.
+    from peft import get_peft_model
+
+    # the real model: 4-bit blocks of 64 need layers wider than the tiny test model has
+    model, tokenizer, _ = load_model(ModelConfig(name=str(offline_model_dir), lora=True, load_in_4bit=True))
+    assert type(model.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
+    peft_model = get_peft_model(model, lora_config(ModelConfig(lora=True, lora_r=2)))
+    batch = tokenizer(["2 + 2 = 4"], return_tensors="pt")
+    peft_model(**batch, labels=batch["input_ids"]).loss.backward()
+    trained = [n for n, p in peft_model.named_parameters() if p.requires_grad and p.grad is not None]
+    assert trained and all("lora_" in n for n in trained)
