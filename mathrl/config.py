@@ -257,6 +257,9 @@ class TrainConfig:
     static_cache: bool = _help("static KV cache + compiled decoding during generation", False)
     require_gpu: bool = _help("refuse to start without a CUDA GPU", False)
     num_processes: int = _help("processes to launch (one per GPU); 0 = one per visible GPU", 0)
+    format_warmup_steps: int = _help("supervised steps on gold solutions rendered in the format before GRPO (0 = off)", 0)
+    format_warmup_lr: float = _help("learning rate of the format warm-up", 1e-5)
+    live_plot: str = _help("auto | live | final | off: redraw reward curves in a notebook cell while training", "auto")
 
 
 @dataclass
