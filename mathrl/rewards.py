@@ -156,7 +156,8 @@ def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | Non
     if p is not None and g is not None:
         if p == g:
             return "exact"
-        if math.isclose(p, g, rel_tol=cfg.tolerance, abs_tol=cfg.tolerance):
+        # Two different whole numbers are never "within tolerance": 109200001 is wrong however large the gold.
+        if not (p.is_integer() and g.is_integer()) and math.isclose(p, g, rel_tol=cfg.tolerance, abs_tol=cfg.tolerance):
             return "tolerance"
         return "close" if math.isclose(p, g, rel_tol=cfg.close_tolerance) else "wrong"
     if cfg.math_verify and isinstance(pred, str) and (_needs_math_verify(pred) or g is None):
@@ -446,11 +447,12 @@ pays {', '.join(f'{k} {v:g}' for k, v in zip(('exact', 'within tolerance', 'clos
 (tolerance {graded.tolerance:g}, close {graded.close_tolerance:g}, both relative). Plain numbers are compared in
 Python; only LaTeX answers go to math-verify, in a worker process killed after `rewards.math_verify_timeout` seconds.
 
-**Against TRL's `trl.rewards`**: `think_format_reward` sits between ours: it pays when `<think>` opens the text and
-`</think>` follows, so `format_reward_soft` (format `think`) also pays for text before `<think>` and `format_reward_strict`
-also demands the answer block and nothing outside the sections. `accuracy_reward` needs a LaTeX anchor (`\\boxed{{}}`,
-`$...$`) and takes the first match; ours reads the format's answer field first, takes plain numbers, and scores
-disagreeing answers as wrong.
+**Against TRL's `trl.rewards`**: `think_format_reward` pays when `<think>` is the very first character, no second
+`<think>` follows and `</think>` closes it; whatever comes after is ignored. With format `think`, ours also demand the
+`<answer>` block; `format_reward_soft` pays for text before `<think>` and repeated tags, `format_reward_strict` allows
+whitespace around the sections and nothing else. `accuracy_reward` needs a LaTeX anchor (`\\boxed{{}}`, `$...$`) and
+takes the first match; ours reads the format's answer field first, takes plain numbers, and scores disagreeing answers
+as wrong. On boxed answers the two agree (tested).
 """
 
 
