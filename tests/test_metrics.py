@@ -1,0 +1,195 @@
+"""Metrics log, samples, reader, diagnostics and the live-plot rule: pure and file-level behaviour, no model."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from mathrl import diagnostics
+from mathrl.diagnostics import diagnose
+from mathrl.live import live_mode, plot_curves
+from mathrl.metrics import (
+    METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, WARNINGS_FILE, MetricsCallback, append_jsonl, metrics_frame,
+    read_metrics, sample_rows, truncate_after,
+)
+
+
+def _state(step, rank0=True, tokens=0):
+    return SimpleNamespace(global_step=step, is_world_process_zero=rank0, num_input_tokens_seen=tokens)
+
+
+# --------------------------------------------------------------------------- the log file
+
+
+def test_rows_survive_a_torn_last_line(tmp_path):
+    for step in (1, 2):
+        append_jsonl(tmp_path / METRICS_FILE, {"step": step, "reward": 0.5})
+    with open(tmp_path / METRICS_FILE, "a") as handle:
+        handle.write('{"step": 3, "rew')  # killed mid-write
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
+
+
+def test_nan_is_written_as_null_so_the_file_stays_json(tmp_path):
+    append_jsonl(tmp_path / METRICS_FILE, {"step": 1, "loss": float("nan")})
+    assert json.loads((tmp_path / METRICS_FILE).read_text()) == {"step": 1, "loss": None}
+
+
+def test_truncate_drops_replayed_steps_and_torn_lines(tmp_path):
+    for step in (1, 2, 3, 4):
+        append_jsonl(tmp_path / METRICS_FILE, {"step": step})
+        append_jsonl(tmp_path / SAMPLES_FILE, {"step": step, "completion": "x"})
+    (tmp_path / WARNINGS_FILE).write_text("step 1: [clipped] a\nstep 4: [clipped] b\n")
+    with open(tmp_path / METRICS_FILE, "a") as handle:
+        handle.write('{"step": 5')
+    assert truncate_after(tmp_path, 2) == 5  # steps 3, 4 and the torn line; steps 3, 4 of the samples
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
+    assert (tmp_path / WARNINGS_FILE).read_text() == "step 1: [clipped] a\n"
+    append_jsonl(tmp_path / METRICS_FILE, {"step": 3})  # appends after a clean line, not onto a torn one
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]
+
+
+def test_frame_is_indexed_by_step(tmp_path):
+    assert metrics_frame(tmp_path).empty
+    append_jsonl(tmp_path / METRICS_FILE, {"step": 1, "reward": 0.25})
+    assert metrics_frame(tmp_path).loc[1, "reward"] == 0.25
+
+
+def test_sample_rows_pair_completions_with_their_scores():
+    buffer = {
+        "prompt": [[{"role": "system", "content": "s"}, {"role": "user", "content": "2+2?"}]] * 2,
+        "completion": [[{"role": "assistant", "content": "<answer>4</answer>"}], [{"role": "assistant", "content": "5"}]],
+        "rewards": {"correctness_reward": [1.0, 0.0]},
+        "advantages": [0.7, -0.7],
+    }
+    rows = sample_rows(buffer, step=10, count=5)
+    assert rows[1] == {"step": 10, "prompt": "2+2?", "completion": "5", "rewards": {"correctness_reward": 0.0},
+                       "advantage": -0.7}
+
+
+# --------------------------------------------------------------------------- the callback
+
+
+def _logs(reward, **extra):
+    return {"loss": 0.1, "reward": reward, "frac_reward_zero_std": 0.0, "completions/mean_length": 50.0,
+            "num_tokens": 100.0, **extra}
+
+
+def test_callback_appends_rows_with_derived_keys_and_keeps_summary_apart(tmp_path):
+    printed = []
+    callback = MetricsCallback(tmp_path, sample_every=2, completion_buffer=lambda: {"completion": ["a"]},
+                               echo=printed.append)
+    callback.on_train_begin(None, _state(0), None)
+    for step in (1, 2):
+        callback.on_log(None, _state(step, tokens=100 * step), None, logs=_logs(0.1 * step))
+    callback.on_log(None, _state(2), None, logs={"train_runtime": 3.0, "train_loss": 0.1})
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [1, 2]  # the end-of-training summary is not a step
+    assert {"step_time", "tokens_per_second", "reward", "loss"} <= set(rows[0])
+    assert json.loads((tmp_path / SUMMARY_FILE).read_text())["train_runtime"] == 3.0
+    assert [s["step"] for s in map(json.loads, (tmp_path / SAMPLES_FILE).read_text().splitlines())] == [2]
+    assert printed == []  # a healthy run prints no warnings
+
+
+def test_only_rank_zero_writes(tmp_path):
+    callback = MetricsCallback(tmp_path)
+    callback.on_train_begin(None, _state(0, rank0=False), None)
+    callback.on_log(None, _state(1, rank0=False), None, logs=_logs(0.1))
+    assert not (tmp_path / METRICS_FILE).exists()
+
+
+def test_a_lasting_warning_prints_once_but_is_logged_every_step(tmp_path):
+    printed = []
+    callback = MetricsCallback(tmp_path, echo=printed.append)
+    callback.on_train_begin(None, _state(0), None)
+    for step in (1, 2, 3):
+        callback.on_log(None, _state(step), None, logs=_logs(0.0, frac_reward_zero_std=1.0))
+    assert len(printed) == 1 and "zero reward spread" in printed[0]
+    assert all(r["warnings"][0].startswith("zero_spread:") for r in read_metrics(tmp_path))
+    assert len((tmp_path / WARNINGS_FILE).read_text().splitlines()) == 3
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+
+def _run(n, **series):
+    """n rows; each keyword is a function of the row index giving that key's value."""
+    return [{"step": i + 1, **{k.replace("__", "/"): f(i) for k, f in series.items()}} for i in range(n)]
+
+
+CASES = [
+    # a healthy run: spread, short completions, correctness and format both rising
+    (_run(12, frac_reward_zero_std=lambda i: 0.2, completions__clipped_ratio=lambda i: 0.0,
+          completions__mean_length=lambda i: 60.0, loss=lambda i: 0.1,
+          rewards__correctness_reward__mean=lambda i: 0.3 + 0.02 * i,
+          rewards__format_reward_soft__mean=lambda i: 0.3 + 0.02 * i), set()),
+    # every group scored the same
+    (_run(5, frac_reward_zero_std=lambda i: 0.9), {"zero_spread"}),
+    # most completions truncated
+    (_run(5, completions__clipped_ratio=lambda i: 0.8), {"clipped"}),
+    # the loss went NaN (written as null in the file)
+    (_run(2, loss=lambda i: 0.1 if i == 0 else None), {"nan_loss"}),
+    (_run(1, loss=lambda i: math.nan), {"nan_loss"}),
+    # format rising while correctness falls: the reward-hacking case seen with equal weights
+    (_run(10, rewards__correctness_reward__mean=lambda i: 0.5 if i < 5 else 0.1,
+          rewards__format_reward_soft__mean=lambda i: 0.2 if i < 5 else 0.9), {"format_over_correctness"}),
+    # format rising with correctness flat is fine
+    (_run(10, rewards__correctness_reward__mean=lambda i: 0.5,
+          rewards__format_reward_soft__mean=lambda i: 0.2 if i < 5 else 0.9), set()),
+    # completions shrank to bare answers
+    (_run(10, completions__mean_length=lambda i: 90.0 if i < 5 else 12.0), {"length_collapse"}),
+    # completions grew without bound
+    (_run(10, completions__mean_length=lambda i: 40.0 if i < 5 else 200.0), {"length_explode"}),
+    # too few rows to compare windows: no length verdict yet
+    (_run(6, completions__mean_length=lambda i: 90.0 if i < 3 else 5.0), set()),
+]
+
+
+@pytest.mark.parametrize("rows, codes", CASES)
+def test_diagnose(rows, codes):
+    assert {d.code for d in diagnose(rows)} == codes
+
+
+def test_every_diagnostic_says_how_to_fix_it():
+    rows = _run(10, loss=lambda i: None, frac_reward_zero_std=lambda i: 1.0, completions__clipped_ratio=lambda i: 1.0,
+                completions__mean_length=lambda i: 90.0 if i < 5 else 10.0)
+    found = diagnose(rows)
+    assert len(found) == 4 and all("train." in d.message or "rewards." in d.message for d in found)
+    assert diagnose([]) == [] and diagnostics.WINDOW == 5
+
+
+# --------------------------------------------------------------------------- live curves
+
+
+def test_live_mode_rule(monkeypatch):
+    for name in ("MATHRL_LIVE_PLOT", "JPY_SESSION_NAME", "KAGGLE_KERNEL_RUN_TYPE", "VSCODE_PID"):
+        monkeypatch.delenv(name, raising=False)
+    assert live_mode("auto") == "off"  # pytest is not a notebook kernel
+    assert live_mode("final") == "final"
+    monkeypatch.setenv("MATHRL_LIVE_PLOT", "off")
+    assert live_mode("live") == "off"  # the environment wins, so CI can silence any notebook
+
+
+def test_live_mode_in_a_kernel(monkeypatch):
+    import IPython
+
+    for name in ("MATHRL_LIVE_PLOT", "JPY_SESSION_NAME", "KAGGLE_KERNEL_RUN_TYPE", "VSCODE_PID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+    assert live_mode("auto") == "final"  # papermill / nbclient: a kernel with no human frontend
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/03_train.ipynb")  # set by jupyter_server for an open notebook
+    assert live_mode("auto") == "live"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")  # Kaggle "Save & Run All"
+    assert live_mode("auto") == "final"
+
+
+def test_curves_draw_every_reward_component():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = _run(3, reward=lambda i: 0.1 * i, rewards__correctness_reward__mean=lambda i: 0.1,
+                completions__mean_length=lambda i: 30.0, kl=lambda i: 0.01)
+    fig = plot_curves(rows)
+    labels = {line.get_label() for line in fig.axes[0].get_lines()}
+    assert labels == {"reward", "correctness_reward"}
