@@ -17,6 +17,7 @@ RUNTIME_BYTES = int(0.45 * GiB)  # CUDA context and cuBLAS workspace, outside to
 FRAGMENTATION = 0.05  # the caching allocator holds rounded blocks: reserved runs a few percent above live tensors
 # TRL 1.16 scores tokens with a fused, tiled LM head (trl/kernels/chunked_logprob.py): one tile of logits is live
 HEAD_TILE_TOKENS, HEAD_TILE_VOCAB = 4096, 32768
+CPU_HEAD_TILE_COPIES = 8.25  # _backward_tile: buffer, y, z, log_p, p, grad, is_target (bool), 1[target] - p, product
 # Eager decoding is bound by kernel launches: ~45 kernels per layer at ~22 us each, plus sampling. Fits the 26 ms per
 # decode step measured for Qwen2.5-0.5B (24 layers) with 8 rows on an H100.
 KERNELS_PER_LAYER, LAUNCH_S, DECODE_FIXED_S = 45, 22e-6, 2.5e-3
@@ -121,7 +122,9 @@ def _memory(cfg: Config, m: ModelSpec, gpu: GPUSpec, dtype: str) -> dict:
     saved_full = tokens * (m.layers * _layer_saved_bytes(m, b) + outside)
     work = tokens * _layer_work_bytes(m, b)
     recompute = tokens * _layer_saved_bytes(m, b)
-    head = min(scored, HEAD_TILE_TOKENS) * min(m.vocab, HEAD_TILE_VOCAB) * b + scored * m.hidden * 4
+    # Triton folds each logits tile in place; TRL's torch fallback (CPU) holds ~8 fp32 copies of the tile in backward
+    tile_bytes = CPU_HEAD_TILE_COPIES * 4 if gpu.is_cpu else b
+    head = int(min(scored, HEAD_TILE_TOKENS) * min(m.vocab, HEAD_TILE_VOCAB) * tile_bytes) + scored * m.hidden * 4
     head_grad = 0 if lora else m.vocab * m.hidden * 4  # the fused head accumulates its weight gradient in fp32
     rows = t.per_device_train_batch_size * (t.steps_per_generation or t.gradient_accumulation_steps)
     cache = rows * seq * m.layers * 2 * m.kv_dim * b
