@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from mathrl.config import DEFAULT_FORMAT, FORMATS, FormatSpec
 
@@ -57,6 +57,15 @@ def _spec(fmt) -> FormatSpec:
     return FORMATS.get(fmt if isinstance(fmt, str) else DEFAULT_FORMAT) or FORMATS[DEFAULT_FORMAT]
 
 
+def _layout(spec: FormatSpec) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...], tuple[str, str]]:
+    """(sections as (name, open, close), tags, answer's (open, close)): FormatSpec's properties recompute each call."""
+    return ((tuple((s.name, s.open, s.close) for s in spec.sections), spec.tags, (spec.answer.open, spec.answer.close))
+            if FORMATS.get(spec.name) is not spec else _LAYOUTS[spec.name])
+
+
+_LAYOUTS = {name: _layout(FormatSpec(name, spec.sections, "")) for name, spec in FORMATS.items()}
+
+
 # --------------------------------------------------------------------------- numbers
 
 
@@ -87,8 +96,13 @@ def to_number(text) -> float | None:
     [1000.0, 5.0, -3.0, 0.75, 1.5, 12.0, 25.0, None]
     """
     s = as_text(text).strip()
-    if not s or len(s) > MAX_NUMBER_CHARS:
-        return None
+    return _to_number(s) if s and len(s) <= MAX_NUMBER_CHARS else None
+
+
+@lru_cache(maxsize=65_536)
+def _to_number(s: str) -> float | None:
+    if s.isascii() and s.isdigit():  # the common case, without the normalizing below
+        return float(s)
     s = s.replace("−", "-").replace("\\text{", " ").replace("\\mathrm{", " ")
     for noise in _LATEX_NOISE:
         s = s.replace(noise, "")
@@ -152,8 +166,7 @@ def gold_answer(text) -> str:
 # --------------------------------------------------------------------------- answers
 
 
-@dataclass(frozen=True)
-class Extraction:
+class Extraction(NamedTuple):
     """The answer a completion gives, and the rule that found it ("none": no answer; "conflict": answers disagree)."""
 
     value: str | None
@@ -199,7 +212,7 @@ def _field_value(raw: str) -> str:
 def _agree(values: list[str], rule: str) -> Extraction | None:
     if not values:
         return None
-    first = canonical_answer(values[-1])
+    first = canonical_answer(values[-1]) if len(values) > 1 else ""
     if any(canonical_answer(v) != first for v in values[:-1]):
         return Extraction(None, "conflict")  # hedging between answers never pays
     return Extraction(values[-1], rule)
@@ -263,16 +276,15 @@ def extract_answer(text, fmt=DEFAULT_FORMAT, rules: tuple[str, ...] = RULES) -> 
     """
     text, spec = as_text(text), _spec(fmt)
     rules = tuple(rules) if isinstance(rules, (tuple, list)) else RULES
-    if len(text) > _CACHE_CHARS:
+    if len(text) > _CACHE_CHARS or FORMATS.get(spec.name) is not spec:
         return _extract(text, spec, rules)
-    return _extract_cached(text, spec, rules)
+    return _extract_cached(text, spec.name, rules)
 
 
 def _extract(text: str, spec: FormatSpec, rules: tuple[str, ...]) -> Extraction:
     for rule in rules:
         if rule in ("answer_tag", "hash"):
-            section = spec.answer if rule == "answer_tag" else None
-            blocks = _blocks(text, *((section.open, section.close) if section else ("####", "")))
+            blocks = _blocks(text, *(_layout(spec)[2] if rule == "answer_tag" else ("####", "")))
             if blocks is None:
                 return Extraction(None, "conflict")
             found = _agree([_field_value(b) for b in blocks if b.strip()], rule)
@@ -287,20 +299,23 @@ def _extract(text: str, spec: FormatSpec, rules: tuple[str, ...]) -> Extraction:
     return Extraction(None, "none")
 
 
-_extract_cached = lru_cache(maxsize=4096)(_extract)
+@lru_cache(maxsize=4096)
+def _extract_cached(text: str, name: str, rules: tuple[str, ...]) -> Extraction:
+    return _extract(text, FORMATS[name], rules)  # keyed by name: hashing a FormatSpec costs more than the parse
 
 
 # --------------------------------------------------------------------------- format sections
 
 
-@dataclass(frozen=True)
-class Sections:
+class Sections(NamedTuple):
     """The format sections read in order: contents of those found, and whether the layout is soft/strict valid."""
 
     contents: tuple[tuple[str, str], ...]
     in_order: bool  # every section present, in the format's order (text elsewhere allowed)
     strict: bool  # nothing but whitespace outside the sections, each tag once, every section non-empty
     trailing: int  # non-whitespace characters after the last section ends (-1 when it never ends)
+    counts: tuple[int, ...]  # occurrences of each of the format's tags (FormatSpec.tags order)
+    firsts: tuple[int, ...]  # where each tag stands when it occurs exactly once, else -1
 
     def get(self, name: str) -> str | None:
         return next((c for n, c in self.contents if n == name), None)
@@ -314,35 +329,38 @@ def parse_sections(text, fmt=DEFAULT_FORMAT) -> Sections:
     ('72', True, True, 0)
     """
     text, spec = as_text(text), _spec(fmt)
-    return _sections(text, spec) if len(text) > _CACHE_CHARS else _sections_cached(text, spec)
+    if len(text) > _CACHE_CHARS or FORMATS.get(spec.name) is not spec:
+        return _sections(text, spec)
+    return _sections_cached(text, spec.name)
 
 
 def _sections(text: str, spec: FormatSpec) -> Sections:
-    contents, pos, gaps_blank, end = [], 0, True, -1
-    for section in spec.sections:
-        start = text.find(section.open, pos)
+    sections, tags, _ = _layout(spec)
+    contents, pos, gaps_blank = [], 0, True
+    for name, open_tag, close_tag in sections:
+        start = text.find(open_tag, pos)
         if start < 0:
             break
         gaps_blank = gaps_blank and not text[pos:start].strip()
-        begin = start + len(section.open)
-        end = text.find(section.close, begin) if section.close else text.find("\n", begin)
-        if end < 0 and not section.close:
+        begin = start + len(open_tag)
+        end = text.find(close_tag, begin) if close_tag else text.find("\n", begin)
+        if end < 0 and not close_tag:
             end = len(text)
         if end < 0:
             break
-        contents.append((section.name, text[begin:end]))
-        pos = end + len(section.close)
-    in_order = len(contents) == len(spec.sections)
+        contents.append((name, text[begin:end]))
+        pos = end + len(close_tag)
+    counts = tuple(text.count(tag) for tag in tags)
+    firsts = tuple(text.find(tag) if count == 1 else -1 for tag, count in zip(tags, counts))
+    in_order = len(contents) == len(sections)
     trailing = len(text[pos:].strip()) if in_order else -1
-    strict = (
-        in_order and gaps_blank and not text[pos:].strip()
-        and all(c.strip() for _, c in contents)
-        and all(text.count(tag) == 1 for tag in spec.tags)
-    )
-    return Sections(tuple(contents), in_order, strict, trailing)
+    strict = in_order and gaps_blank and not trailing and all(c == 1 for c in counts) and all(c.strip() for _, c in contents)
+    return Sections(tuple(contents), in_order, strict, trailing, counts, firsts)
 
 
-_sections_cached = lru_cache(maxsize=4096)(_sections)
+@lru_cache(maxsize=4096)
+def _sections_cached(text: str, name: str) -> Sections:
+    return _sections(text, FORMATS[name])
 
 
 # --------------------------------------------------------------------------- step equations

@@ -22,12 +22,13 @@ from pathlib import Path
 
 from mathrl.config import DEFAULT_FORMAT, DEFAULT_REWARD_WEIGHTS, ConfigError, RewardConfig
 from mathrl.parsing import (
-    _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, _spec, as_text, equations, extract_answer, gold_answer, parse_sections, to_number,
+    _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, _spec, as_text, equations, extract_answer, format_number, gold_answer,
+    parse_sections, to_number,
 )
 
+_CHUNK = 1024  # well under the parser's cache size
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "rewards.md"
 _DEFAULT_CFG = RewardConfig()
-_number = lru_cache(maxsize=65_536)(to_number)
 
 
 # --------------------------------------------------------------------------- math-verify, fenced off
@@ -136,7 +137,7 @@ def _needs_math_verify(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def _gold(gold) -> tuple[str, float | None]:
     text = gold_answer(gold)
-    return text, (_number(text) if text else None)
+    return text, (to_number(text) if text else None)
 
 
 def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | None:
@@ -152,7 +153,7 @@ def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | Non
         return None
     if pred is None:
         return "wrong"
-    p = _number(pred) if isinstance(pred, str) else None
+    p = to_number(pred) if isinstance(pred, str) else None
     if p is not None and g is not None:
         if p == g:
             return "exact"
@@ -227,13 +228,11 @@ def xml_count_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """
     spec, out = _spec(fmt), []
     for text in _texts(completions):
-        score, last = 0.0, -1
-        for tag in spec.tags:
-            where = text.find(tag)
-            if where > last and text.count(tag) == 1:
-                score, last = score + 1.0 / len(spec.tags), where
-        trailing = parse_sections(text, spec).trailing
-        out.append(round(score - min(0.5, 0.001 * max(trailing, 0)), 6))
+        sections, score, last = parse_sections(text, spec), 0.0, -1
+        for count, where in zip(sections.counts, sections.firsts):
+            if count == 1 and where > last:
+                score, last = score + 1.0 / len(sections.counts), where
+        out.append(round(score - min(0.5, 0.001 * max(sections.trailing, 0)), 6))
     return out
 
 
@@ -265,25 +264,32 @@ def number_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     [1.0, 0.0, 0.0]
     """
     values = [extract_answer(t, fmt, STRICT_RULES).value for t in _texts(completions)]
-    return [1.0 if v is not None and _number(v) is not None else 0.0 for v in values]
+    return [1.0 if v is not None and to_number(v) is not None else 0.0 for v in values]
 
 
 def _reasoning(text: str, fmt) -> str | None:
     return parse_sections(text, fmt).get("reasoning")
 
 
-def _results(reasoning: str, limit: int = 256) -> list[float]:
-    """Numbers the reasoning states as results: right after an `=`, GSM8K `<<a*b=c>>` annotations included."""
-    out, pos = [], 0
-    for _ in range(limit):  # more `=` than this is junk, not reasoning
-        if (eq := reasoning.find("=", pos)) < 0:
-            break
-        pos = eq + 1
-        token = _TOKEN.match(reasoning[pos:pos + 32].lstrip(" $"))
-        value = _number(token.group()) if token else None
-        if value is not None:
-            out.append(value)
-    return out
+def _computes(reasoning: str, value: float, limit: int = 64) -> bool:
+    """Whether the reasoning states `value` as a result, right after an `=` (GSM8K `<<a*b=c>>` annotations included).
+
+    Looks only where the answer's digits occur, from the end, where the final result usually is.
+    """
+    for spelling in {format_number(abs(value)), f"{abs(value):,.0f}"}:
+        end = len(reasoning)
+        for _ in range(limit):
+            if (at := reasoning.rfind(spelling, 0, end)) < 0:
+                break
+            end = at
+            before = reasoning[max(0, at - 8):at]
+            gap = len(before) - len(before.rstrip(" $-−"))  # spaces, currency and sign between `=` and digits
+            if before[:len(before) - gap].endswith("="):
+                token = _TOKEN.match(reasoning[at - gap:at + MAX_NUMBER_CHARS].lstrip(" $"))
+                result = to_number(token.group()) if token else None
+                if result is not None and math.isclose(result, value, rel_tol=1e-6):
+                    return True
+    return False
 
 
 @_reward(0.0, 1.0)
@@ -297,9 +303,8 @@ def consistency_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]
     out = []
     for text in _texts(completions):
         reasoning, answer = _reasoning(text, fmt), extract_answer(text, fmt).value
-        value = _number(answer) if answer is not None else None
-        hit = reasoning and value is not None and any(math.isclose(r, value, rel_tol=1e-6) for r in _results(reasoning))
-        out.append(1.0 if hit else 0.0)
+        value = to_number(answer) if answer is not None else None
+        out.append(1.0 if reasoning and value is not None and _computes(reasoning, value) else 0.0)
     return out
 
 
@@ -325,7 +330,7 @@ def stepwise_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
             continue
         ok = [_step_ok(*step) for step in steps]
         answer = extract_answer(text, fmt).value
-        value = _number(answer) if answer is not None else None
+        value = to_number(answer) if answer is not None else None
         reaches = ok[-1] and value is not None and math.isclose(steps[-1][1], value, rel_tol=1e-6)
         out.append(0.5 * sum(ok) / len(ok) + 0.5 * reaches - 0.5 * (not all(ok)))
     return out
@@ -383,7 +388,15 @@ def reward_breakdown(completions, fmt=DEFAULT_FORMAT, reward_cfg=None, names=Non
     >>> reward_breakdown(["<reasoning>6*12 = 72</reasoning><answer>72</answer>"], answer=["72"])["consistency_reward"]
     [1.0]
     """
-    return {n: REWARDS[n](completions, fmt=fmt, reward_cfg=reward_cfg, **kwargs) for n in (names or REWARDS)}
+    names, texts = list(names or REWARDS), _texts(completions)
+    out = {n: [] for n in names}
+    # In chunks the parser's caches still hold a chunk's parses when the next reward reads them.
+    for start in range(0, len(texts), _CHUNK):
+        chunk = {k: v[start:start + _CHUNK] if isinstance(v, (list, tuple)) and len(v) == len(texts) else v
+                 for k, v in kwargs.items()}
+        for n in names:
+            out[n] += REWARDS[n](texts[start:start + _CHUNK], fmt=fmt, reward_cfg=reward_cfg, **chunk)
+    return out
 
 
 def combined_reward(completions, fmt=DEFAULT_FORMAT, reward_cfg=None, **kwargs) -> list[float | None]:
