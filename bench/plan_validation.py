@@ -1,8 +1,8 @@
 """Check `mathrl plan` against measured memory: a GRPO-shaped forward+backward on CPU, or TRL GRPOTrainer steps on GPU.
 
-    python bench/plan_validation.py         # CPU, SmolLM2-135M architecture, cpu-smoke shapes -> bench/results/plan_cpu.json
-    python bench/plan_validation.py --gpu   # CUDA capped at 15 GiB, Qwen2.5-0.5B architecture, kaggle-2xt4 per-device
-                                            # settings, checkpointing on and off -> bench/results/plan_gpu.json
+    python bench/plan_validation.py         # CPU: SmolLM2-135M architecture, cpu-smoke shapes -> results/plan_cpu.json
+    python bench/plan_validation.py --gpu   # CUDA capped at 15 GiB: Qwen2.5-0.5B architecture, kaggle-2xt4 per-device
+                                            # settings, checkpointing on and off -> results/plan_gpu.json
 Models are built from the planner's table with random weights (no download); each variant runs in its own process so
 that one's memory (or out-of-memory) does not leak into the next.
 """
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
 
 from mathrl.config import load_config  # noqa: E402
-from mathrl.hardware import GiB, hf_config, model_spec  # noqa: E402
+from mathrl.hardware import GiB, hf_config, match_device, model_spec  # noqa: E402
 from mathrl.plan import plan_run  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -191,7 +191,8 @@ def gpu_variant(overrides: list[str]) -> dict:
     except torch.OutOfMemoryError as err:
         oom = str(err).splitlines()[0]
     times = [b - a for a, b in zip([started, *ends], ends)]
-    plan = plan_run(cfg, gpu="H100", memory_gib=CAP_GIB)
+    device = match_device(torch.cuda.get_device_name(0), total / GiB)
+    plan = plan_run(cfg, gpu=device.name if device else "H100", memory_gib=CAP_GIB)
     return {
         "measured": {"peak_allocated_gib": torch.cuda.max_memory_allocated() / GiB,
                      "peak_reserved_gib": torch.cuda.max_memory_reserved() / GiB, "oom": oom,
@@ -199,6 +200,7 @@ def gpu_variant(overrides: list[str]) -> dict:
         "planned": {"peak_torch_gib": (plan.peak - plan.runtime) / GiB, "peak_gib": plan.peak / GiB,
                     "peak_phase": plan.peak_phase, "fits": plan.fits, "step_s": plan.step_s,
                     "generation_s": plan.generation_s, "training_s": plan.training_s},
+        "reserved_over_planned": torch.cuda.max_memory_reserved() / (plan.peak - plan.runtime),
         "device": torch.cuda.get_device_name(0), "cap_gib": CAP_GIB, "overrides": overrides,
     }
 

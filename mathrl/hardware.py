@@ -113,7 +113,8 @@ def spec_from_config(config: dict, name: str) -> ModelSpec:
             qkv_bias=config.get("attention_bias", config.get("model_type") == "qwen2"),
         )
     except KeyError as err:
-        raise ConfigError(f"{name}/config.json has no {err.args[0]!r}: the planner needs a decoder-only transformer") from None
+        raise ConfigError(f"{name}/config.json has no {err.args[0]!r}: "
+                          "the planner needs a decoder-only transformer") from None
 
 
 def hf_config(spec: ModelSpec):
@@ -163,6 +164,7 @@ GPUS: dict[str, GPUSpec] = {
         GPUSpec("A100-40GB", 39.39, 1555, 19.5, 312, 312, 8.0),
         GPUSpec("A100-80GB", 79.15, 2039, 19.5, 312, 312, 8.0),
         GPUSpec("H100", 79.11, 3350, 67, 989, 989, 9.0),
+        GPUSpec("H200", 139.8, 4800, 67, 989, 989, 9.0),
     )
 }
 _GPU_ALIASES = {"A100": "A100-40GB", "A10": "A10G"}

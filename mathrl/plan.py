@@ -126,10 +126,12 @@ def _memory(cfg: Config, m: ModelSpec, gpu: GPUSpec, dtype: str) -> dict:
     tile_bytes = CPU_HEAD_TILE_COPIES * 4 if gpu.is_cpu else b
     head = int(min(scored, HEAD_TILE_TOKENS) * min(m.vocab, HEAD_TILE_VOCAB) * tile_bytes) + scored * m.hidden * 4
     head_grad = 0 if lora else m.vocab * m.hidden * 4  # the fused head accumulates its weight gradient in fp32
-    rows = t.per_device_train_batch_size * (t.steps_per_generation or t.gradient_accumulation_steps)
+    generate_every = t.steps_per_generation or t.gradient_accumulation_steps
+    rows = t.per_device_train_batch_size * generate_every
     cache = rows * seq * m.layers * 2 * m.kv_dim * b
     prefill = rows * t.max_prompt_length * _layer_work_bytes(m, b) + 3 * rows * m.vocab * 4
-    needs_scoring = t.beta > 0 or t.gradient_accumulation_steps % (t.steps_per_generation or t.gradient_accumulation_steps)
+    # a reference model, or generation out of step with optimizer steps, adds a no-grad scoring pass
+    needs_scoring = t.beta > 0 or t.gradient_accumulation_steps % generate_every
     scoring = (work + head) if needs_scoring else 0
     terms = dict(
         weights=weights, gradients=gradients, optimizer=2 * trainable * train_bytes,
@@ -168,7 +170,8 @@ def _timing(cfg: Config, m: ModelSpec, gpu: GPUSpec, dtype: str, weights: int, r
     bound = max(bounds, key=bounds.get)
     prefill = 2 * m.matmul_params * rows * t.max_prompt_length / flops
     steps_per_generation = t.steps_per_generation or t.gradient_accumulation_steps
-    generation = (prefill + t.max_completion_length * bounds[bound]) * t.gradient_accumulation_steps / steps_per_generation
+    calls = t.gradient_accumulation_steps / steps_per_generation  # generate calls per optimizer step
+    generation = (prefill + t.max_completion_length * bounds[bound]) * calls
     seq = t.max_prompt_length + t.max_completion_length
     tokens = t.per_device_train_batch_size * seq
     forward = 2 * m.matmul_params * tokens + 2 * m.layers * m.q_dim * seq * tokens  # causal attention: half of s^2
@@ -226,7 +229,7 @@ def default_gpu(cfg: Config) -> str:
         spec = match_device(local[0].name, local[0].memory_gib)
         if spec is None:
             raise ConfigError(f"no figures for the local GPU {local[0].name!r}: pass --gpu with the closest of "
-                              "T4, P100, L4, A10G, A100-40GB, A100-80GB, H100")
+                              "T4, P100, L4, A10G, A100-40GB, A100-80GB, H100, H200")
         return spec.name
     return "T4" if cfg.train.require_gpu else "cpu"
 
@@ -281,8 +284,8 @@ def format_plan(plan: Plan) -> str:
 
 def add_plan_arguments(parser) -> None:
     parser.add_argument("--model", help="model name, alias or local folder (default: the profile's model.name)")
-    parser.add_argument("--gpu", help="T4, P100, L4, A10G, A100-40GB, A100-80GB, H100 or cpu (default: local GPU, "
-                                      "else T4 for a GPU profile, else cpu)")
+    parser.add_argument("--gpu", help="T4, P100, L4, A10G, A100-40GB, A100-80GB, H100, H200 or cpu "
+                                      "(default: the local GPU, else T4 for a GPU profile, else cpu)")
     parser.add_argument("--memory-gib", type=float, help="cap the device memory, e.g. to plan for a shared GPU")
 
 
