@@ -4,13 +4,16 @@
     python bench/reward_throughput.py --n 2000     # a quicker run
 
 The mix: correct and wrong formatted answers, unformatted ones, plain \\boxed{} numbers, LaTeX answers that need
-math-verify, and hostile text. Start-up of the math-verify worker is timed apart: a run pays it once.
+math-verify, and hostile text. Start-up of the math-verify worker is timed apart: a run pays it once. "One core" is
+this process's CPU time plus the wait on the math-verify worker, so a busy shared machine does not skew it; the wall
+clock figures and the load average are recorded beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import sys
@@ -66,8 +69,9 @@ def make_completions(n: int, seed: int = 0) -> tuple[list[str], list[str], list[
             rendered = f"{reasoning}\nThe answer is {gold}."
         elif kind == "boxed":
             rendered = f"{reasoning}\nSo the final answer is $\\boxed{{{gold}}}$."
-        elif kind == "latex":
-            rendered = f"{reasoning}\nSo the final answer is $\\boxed{{\\sqrt{{{int(gold) ** 2 + i % 2}}}}}$."
+        elif kind == "latex":  # forms the plain-number path cannot read; the middle one is wrong
+            latex = [f"\\sqrt{{{int(gold) ** 2}}}", f"\\sqrt{{{int(gold) ** 2}}} + 1", f"{gold} \\cdot 1"][i % 3]
+            rendered = f"{reasoning}\nSo the final answer is $\\boxed{{{latex}}}$."
         elif kind == "hostile":
             rendered = _hostile(rng, gold)
         completions.append(rendered)
@@ -80,36 +84,47 @@ def _clear_caches() -> None:
         cache.cache_clear()
 
 
+def _timed(completions: list[str], golds: list[str]) -> tuple[list, float, float]:
+    """Score with cold caches; (scores, wall seconds, CPU seconds of this process)."""
+    _clear_caches()
+    wall, cpu = time.perf_counter(), time.process_time()
+    scores = rewards.combined_reward(completions, answer=golds)
+    return scores, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def run(n: int) -> dict:
     completions, golds, kinds = make_completions(n)
     started = time.perf_counter()
     rewards.MATH_VERIFY.equal("1", "1", 60.0)  # start the worker outside the timed region
     startup = time.perf_counter() - started
-    _clear_caches()
     rewards.MATH_VERIFY.calls, rewards.MATH_VERIFY.seconds = 0, 0.0
     sympy_before = "sympy" in sys.modules
-    started = time.perf_counter()
-    scores = rewards.combined_reward(completions, answer=golds)
-    elapsed = time.perf_counter() - started
+    scores, wall, cpu = _timed(completions, golds)
+    verify_calls, verify_wall = rewards.MATH_VERIFY.calls, rewards.MATH_VERIFY.seconds
     fast = [(c, g) for c, g, k in zip(completions, golds, kinds) if k != "latex"]
-    _clear_caches()
-    started = time.perf_counter()
-    rewards.combined_reward([c for c, _ in fast], answer=[g for _, g in fast])
-    fast_elapsed = time.perf_counter() - started
+    # The best of three: the machine is shared, and CPU time is what one core would take.
+    fast_runs = [_timed([c for c, _ in fast], [g for _, g in fast])[1:] for _ in range(3)]
+    fast_wall, fast_cpu = min(w for w, _ in fast_runs), min(c for _, c in fast_runs)
     mean = {k: round(sum(s for s, kk in zip(scores, kinds) if kk == k) / max(1, kinds.count(k)), 4) for k in MIX}
     return {
         "completions": n,
         "mean_chars": round(sum(map(len, completions)) / n),
         "mix": MIX,
         "mean_reward_by_kind": mean,
-        "completions_per_s": round(n / elapsed),
-        "seconds": round(elapsed, 4),
-        "math_verify_calls": rewards.MATH_VERIFY.calls,
-        "math_verify_share": round(rewards.MATH_VERIFY.seconds / elapsed, 4),
+        # One core's worth: this process's CPU time plus the wait on the math-verify worker, which runs meanwhile.
+        "completions_per_s_one_core": round(n / (cpu + verify_wall)),
+        "completions_per_s_wall": round(n / wall),
+        "math_verify_calls": verify_calls,
+        "math_verify_share": round(verify_wall / (cpu + verify_wall), 4),
+        "math_verify_ms_per_call": round(1000 * verify_wall / max(1, verify_calls), 2),
         "math_verify_worker_startup_s": round(startup, 3),
-        "fast_path_completions_per_s": round(len(fast) / fast_elapsed),
+        "fast_path_completions": len(fast),
+        "fast_path_completions_per_s_one_core": round(len(fast) / fast_cpu),
+        "fast_path_completions_per_s_wall": round(len(fast) / fast_wall),
+        "fast_path_math_verify_calls": rewards.MATH_VERIFY.calls - verify_calls,
         "fast_path_imported_sympy": (not sympy_before) and "sympy" in sys.modules,
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
                     "python": platform.python_version()},
         "versions": {p: metadata.version(p) for p in ("math-verify", "sympy", "trl")},
     }
@@ -121,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench/results/reward_throughput.json"))
     args = parser.parse_args(argv)
     result = run(args.n)
-    print(f"{result['completions_per_s']:,} completions/s over {args.n:,} mixed completions "
-          f"({result['mean_chars']} chars on average); math-verify {result['math_verify_share']:.1%} of the time "
-          f"in {result['math_verify_calls']} calls; without the LaTeX ones {result['fast_path_completions_per_s']:,}/s; "
-          f"fast path imported sympy: {result['fast_path_imported_sympy']}")
+    r = result
+    print(f"{r['completions_per_s_one_core']:,} completions/s on one core ({r['completions_per_s_wall']:,}/s wall clock at "
+          f"load {r['machine']['load_average_1min']}) over {args.n:,} mixed completions of {r['mean_chars']} chars; "
+          f"math-verify: {r['math_verify_share']:.1%} of the time, {r['math_verify_calls']} calls, "
+          f"{r['math_verify_ms_per_call']} ms each")
+    print(f"fast path (no LaTeX): {r['fast_path_completions_per_s_one_core']:,} completions/s on one core "
+          f"({r['fast_path_completions_per_s_wall']:,}/s wall); math-verify calls: {r['fast_path_math_verify_calls']}; "
+          f"imported sympy: {r['fast_path_imported_sympy']}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -274,8 +274,12 @@ def extract_answer(text, fmt=DEFAULT_FORMAT, rules: tuple[str, ...] = RULES) -> 
     >>> extract_answer("<answer>5</answer><answer>7</answer>")
     Extraction(value=None, rule='conflict')
     """
+    if type(text) is str and type(fmt) is str and fmt in FORMATS and rules is RULES and len(text) <= _CACHE_CHARS:
+        return _extract_cached(text, fmt, RULES)  # the rewards' path: skip the checks below
     text, spec = as_text(text), _spec(fmt)
-    rules = tuple(rules) if isinstance(rules, (tuple, list)) else RULES
+    rules = (rules,) if isinstance(rules, str) else tuple(rules)
+    if not set(rules) <= set(RULES):
+        raise ValueError(f"unknown extraction rule(s) {sorted(set(rules) - set(RULES))}; known: {', '.join(RULES)}")
     if len(text) > _CACHE_CHARS or FORMATS.get(spec.name) is not spec:
         return _extract(text, spec, rules)
     return _extract_cached(text, spec.name, rules)
@@ -328,6 +332,8 @@ def parse_sections(text, fmt=DEFAULT_FORMAT) -> Sections:
     >>> s.get("answer").strip(), s.in_order, s.strict, s.trailing
     ('72', True, True, 0)
     """
+    if type(text) is str and type(fmt) is str and fmt in FORMATS and len(text) <= _CACHE_CHARS:
+        return _sections_cached(text, fmt)
     text, spec = as_text(text), _spec(fmt)
     if len(text) > _CACHE_CHARS or FORMATS.get(spec.name) is not spec:
         return _sections(text, spec)
@@ -350,7 +356,7 @@ def _sections(text: str, spec: FormatSpec) -> Sections:
             break
         contents.append((name, text[begin:end]))
         pos = end + len(close_tag)
-    counts = tuple(text.count(tag) for tag in tags)
+    counts = tuple(map(text.count, tags))
     firsts = tuple(text.find(tag) if count == 1 else -1 for tag, count in zip(tags, counts))
     in_order = len(contents) == len(sections)
     trailing = len(text[pos:].strip()) if in_order else -1

@@ -42,6 +42,12 @@ def _serve() -> None:
 
     reply, sys.stdout = sys.stdout, sys.stderr  # keep stray prints off the protocol pipe
     from math_verify import parse, verify
+    from sympy import Rational
+
+    def gold_parsed(gold: str) -> list:
+        # A plain-number gold needs no LaTeX parse: half of each check's cost.
+        plain = gold.lstrip("-").replace(".", "", 1).isdigit()
+        return [Rational(gold)] if plain else parse(f"${gold}$", parsing_timeout=None)
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     reply.write("ready\n")
@@ -49,8 +55,8 @@ def _serve() -> None:
     while line := sys.stdin.readline():
         try:
             gold, pred = json.loads(line)
-            gold_parsed, pred_parsed = parse(f"${gold}$", parsing_timeout=None), parse(f"${pred}$", parsing_timeout=None)
-            same = bool(gold_parsed and pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=None))
+            gold_expr, pred_expr = gold_parsed(gold), parse(f"${pred}$", parsing_timeout=None)
+            same = bool(gold_expr and pred_expr and verify(gold_expr, pred_expr, timeout_seconds=None))
         except Exception:  # any math-verify failure on hostile text means "not shown equal"
             same = False
         reply.write("1\n" if same else "0\n")
@@ -98,25 +104,26 @@ class _MathVerify:
         with self._lock:
             if self.broken:
                 return False
-            started = time.perf_counter()
             try:
                 if self._proc is None or self._proc.poll() is not None:
                     self._start()
-                    started = time.perf_counter()  # start-up has its own limit; the check gets the full timeout
-                self._proc.stdin.write(json.dumps([gold, pred]) + "\n")
-                self._proc.stdin.flush()
-                answer = self._read(timeout)
-                if answer is None:
-                    self.stop()  # a runaway sympy call: kill it rather than wait
-                return answer == "1"
             except (OSError, ValueError) as err:
-                self.broken = True
+                self.broken = True  # no math-verify here: stop paying start-up for every LaTeX answer
                 warnings.warn(f"math-verify unavailable ({err}); LaTeX answers count as wrong", stacklevel=3)
                 self.stop()
                 return False
-            finally:
-                self.calls += 1
-                self.seconds += time.perf_counter() - started
+            started = time.perf_counter()
+            try:
+                self._proc.stdin.write(json.dumps([gold, pred]) + "\n")
+                self._proc.stdin.flush()
+                answer = self._read(max(timeout, 1e-3))
+            except (OSError, ValueError):
+                answer = None
+            if answer is None:
+                self.stop()  # a runaway sympy call or a dead worker: a fresh one serves the next check
+            self.calls += 1
+            self.seconds += time.perf_counter() - started
+            return answer == "1"
 
 
 MATH_VERIFY = _MathVerify()
@@ -145,9 +152,11 @@ def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | Non
 
     Plain numbers never reach math-verify; LaTeX (`\\sqrt{16}`, `2^{3}`) does, behind cfg.math_verify_timeout.
 
-    >>> grade("72", "#### 72"), grade("72.00004", "72"), grade("70", "72"), grade("7", "72"), grade("7", None)
+    >>> grade("72", "#### 72"), grade("72.00004", 72), grade("70", "72"), grade("7", "72"), grade("7", None)
     ('exact', 'tolerance', 'close', 'wrong', None)
     """
+    if isinstance(gold, (int, float)) and not isinstance(gold, bool) and math.isfinite(gold):
+        gold = format_number(float(gold))
     gold_text, g = _gold(gold) if isinstance(gold, (str, bytes)) else ("", None)
     if not gold_text:
         return None
@@ -226,9 +235,9 @@ def xml_count_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     >>> xml_count_reward(["<reasoning>r</reasoning><answer>1</answer>", "<reasoning>r</reasoning>", "<answer>1</answer>" * 2])
     [1.0, 0.5, 0.0]
     """
-    spec, out = _spec(fmt), []
+    out = []
     for text in _texts(completions):
-        sections, score, last = parse_sections(text, spec), 0.0, -1
+        sections, score, last = parse_sections(text, fmt), 0.0, -1
         for count, where in zip(sections.counts, sections.firsts):
             if count == 1 and where > last:
                 score, last = score + 1.0 / len(sections.counts), where

@@ -107,6 +107,9 @@ def test_extract_answer_rules_for_evaluation():
     tagged = "<answer>3</answer> then 9"
     assert extract_answer(tagged, "reasoning", FLEXIBLE_RULES).value == "9"
     assert RULES[0] == "answer_tag" and RULES[-1] == "last_number"
+    assert extract_answer("#### 4", "reasoning", "hash") == Extraction("4", "hash")  # one rule by name
+    with pytest.raises(ValueError, match="unknown extraction rule"):
+        extract_answer(text, "reasoning", ("answer_tags",))  # a typo fails loudly, not as "no answer"
 
 
 @pytest.mark.parametrize("name", list(FORMATS))

@@ -88,6 +88,10 @@ def test_correctness_tolerance_is_configurable():
     assert correctness_reward(["<answer>71.9</answer>"], answer=["72"]) == [0.0]
 
 
+def test_correctness_accepts_numeric_gold_columns():
+    assert correctness_reward(["<answer>72</answer>", "<answer>0.5</answer>"], answer=[72, 0.5]) == [1.0, 1.0]
+
+
 def test_correctness_falls_back_to_solution_column():
     assert correctness_reward(["<answer>72</answer>"], solution=["... <<6*12=72>>72\n#### 72"]) == [1.0]
 
