@@ -31,6 +31,7 @@ _WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen".split())}
 _WORDS.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
+_BRACES = {"{": 1, "}": -1}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 
 
@@ -57,13 +58,16 @@ def _spec(fmt) -> FormatSpec:
     return FORMATS.get(fmt if isinstance(fmt, str) else DEFAULT_FORMAT) or FORMATS[DEFAULT_FORMAT]
 
 
+def _compute_layout(spec: FormatSpec) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...], tuple[str, str]]:
+    return tuple((s.name, s.open, s.close) for s in spec.sections), spec.tags, (spec.answer.open, spec.answer.close)
+
+
+_LAYOUTS = {name: _compute_layout(spec) for name, spec in FORMATS.items()}
+
+
 def _layout(spec: FormatSpec) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...], tuple[str, str]]:
     """(sections as (name, open, close), tags, answer's (open, close)): FormatSpec's properties recompute each call."""
-    return ((tuple((s.name, s.open, s.close) for s in spec.sections), spec.tags, (spec.answer.open, spec.answer.close))
-            if FORMATS.get(spec.name) is not spec else _LAYOUTS[spec.name])
-
-
-_LAYOUTS = {name: _layout(FormatSpec(name, spec.sections, "")) for name, spec in FORMATS.items()}
+    return _LAYOUTS[spec.name] if FORMATS.get(spec.name) is spec else _compute_layout(spec)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -224,10 +228,11 @@ def _boxed(text: str) -> list[str] | None:
         depth, i = 1, start + 7
         stop = min(len(text), i + 4 * MAX_NUMBER_CHARS)
         while i < stop and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            depth += _BRACES.get(text[i], 0)
             i += 1
-        if depth:
-            break
+        if depth:  # unclosed within reach: resume after the part already read, so each character is read once
+            pos = i
+            continue
         found.append(text[start + 7:i - 1])
         if len(found) > MAX_BLOCKS:
             return None
@@ -249,7 +254,7 @@ def _last_number(text: str) -> str | None:
 
 
 def _answer_is(text: str) -> str | None:
-    cut = text.lower().rfind("answer is")
+    cut = max(text.rfind(phrase) for phrase in ("answer is", "Answer is", "ANSWER IS"))  # lower() can shift indices
     if cut < 0:
         return None
     said = text[cut + 9:cut + 9 + MAX_NUMBER_CHARS].split("\n", 1)[0].strip().rstrip(".").strip()
@@ -373,10 +378,10 @@ def _sections_cached(text: str, name: str) -> Sections:
 
 
 class _Expr:
-    """Recursive descent over + - * / ( ) and numbers; no eval(), bounded depth and length."""
+    """Recursive descent over + - * / ( ) and numbers; no eval(), and at most 64 operands so nesting stays shallow."""
 
     def __init__(self, text: str):
-        self.text, self.i, self.depth = text, 0, 0
+        self.text, self.i, self.operands = text, 0, 0
 
     def value(self) -> float | None:
         try:
@@ -402,8 +407,8 @@ class _Expr:
         return value
 
     def _atom(self) -> float:
-        self.depth += 1
-        if self.depth > 64 or self.i >= len(self.text):
+        self.operands += 1
+        if self.operands > 64 or self.i >= len(self.text):
             raise ValueError
         ch = self.text[self.i]
         if ch in "+-":
@@ -510,7 +515,7 @@ def render_gold(solution, fmt=DEFAULT_FORMAT) -> str:
     for section in spec.sections:
         body = bodies[section.name]
         if section.close:
-            # Follow each system prompt's example: only the one-line <SOLUTION> and <answer> of `think` sit tight.
+            # As in each system prompt's example: think's <answer> and working_out's <SOLUTION> hug their content.
             pad = "" if section.name == "answer" and spec.name in ("think", "working_out") else inner
             parts.append(f"{section.open}{pad}{body}{pad}{section.close}")
         else:

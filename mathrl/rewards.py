@@ -36,9 +36,7 @@ _DEFAULT_CFG = RewardConfig()
 
 def _serve() -> None:
     """Worker loop, one JSON [gold, pred] per stdin line: math-verify with its signal-based timeouts off."""
-    import json
     import logging
-    import sys
 
     reply, sys.stdout = sys.stdout, sys.stderr  # keep stray prints off the protocol pipe
     from math_verify import parse, verify
@@ -172,7 +170,7 @@ def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | Non
         return "close" if math.isclose(p, g, rel_tol=cfg.close_tolerance) else "wrong"
     if cfg.math_verify and isinstance(pred, str) and (_needs_math_verify(pred) or g is None):
         return "exact" if _verified(gold_text, pred.strip(), float(cfg.math_verify_timeout)) else "wrong"
-    return "exact" if g is None and pred.strip() == gold_text else "wrong"
+    return "exact" if g is None and pred.strip().casefold() == gold_text.casefold() else "wrong"
 
 
 def _score(level: str | None, cfg: RewardConfig) -> float | None:
@@ -200,7 +198,12 @@ def _reward(low: float, high: float, span=None):
 
 
 def _texts(completions) -> list[str]:
-    return [as_text(c) for c in completions] if isinstance(completions, (list, tuple)) else []
+    if completions is None or isinstance(completions, (str, bytes, dict)):
+        return []  # not a batch: TRL always passes a list
+    try:
+        return [as_text(c) for c in completions]
+    except TypeError:  # not iterable
+        return []
 
 
 def _column(values, n: int) -> list:
@@ -285,7 +288,10 @@ def _computes(reasoning: str, value: float, limit: int = 64) -> bool:
 
     Looks only where the answer's digits occur, from the end, where the final result usually is.
     """
-    for spelling in {format_number(abs(value)), f"{abs(value):,.0f}"}:
+    spellings = {format_number(abs(value))}
+    if value.is_integer() and abs(value) >= 1000:
+        spellings.add(f"{abs(value):,.0f}")  # "1,000" in the reasoning, "1000" in the answer
+    for spelling in spellings:
         end = len(reasoning)
         for _ in range(limit):
             if (at := reasoning.rfind(spelling, 0, end)) < 0:

@@ -89,6 +89,8 @@ def test_gold_answer_reads_the_final_hash_line():
         ("So the answer is 18, since 3*6=18", Extraction("18", "answer_is")),  # phrase
         ("The answer is \\boxed{\\frac{1}{2}}.", Extraction("\\frac{1}{2}", "boxed")),  # boxed read whole
         ("\\boxed{3} and \\boxed{4}", Extraction(None, "conflict")),  # disagreeing boxes
+        ("\\boxed{" + "x" * 600 + " so \\boxed{9}", Extraction("9", "boxed")),  # an unclosed box hides nothing after it
+        ("The Answer is 42.", Extraction("42", "answer_is")),  # capitalized phrase
         ("5 + 7 = 12 apples", Extraction("12", "last_number")),  # last number
         ("10-5", Extraction("5", "last_number")),  # a minus between numbers is not a sign
         ("owes −3", Extraction("−3", "last_number")),  # a unicode negative

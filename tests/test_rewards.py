@@ -75,6 +75,7 @@ def test_xml_count_reward(text, expected):
         ("<answer>72</answer><answer>7</answer>", "72", 0.0, -0.5),  # hedging
         ("<answer>72</answer>", None, None, None),  # no gold: cannot judge
         ("<answer>72</answer>", "", None, None),  # empty gold: cannot judge
+        ("<answer>Yes</answer>", "yes", 1.0, 3.0),  # a non-numeric gold compares as text, ignoring case
     ],
 )
 def test_correctness_reward_modes(text, gold, binary, graded):
