@@ -1,0 +1,84 @@
+"""Plots: each writes a PNG and carries a title and axis labels with units."""
+
+import json
+
+import pytest
+
+from mathrl import plots
+from mathrl.config import MathrlError
+
+
+@pytest.fixture
+def metrics_log(tmp_path):
+    """A five-step metrics.jsonl with TRL's logged keys, and a torn last line as a live run leaves it."""
+    lines = []
+    for step in range(1, 6):
+        lines.append(json.dumps({
+            "step": step, "reward": 0.5 + 0.1 * step, "reward_std": 0.2, "frac_reward_zero_std": 0.5 - 0.05 * step,
+            "rewards/correctness_reward/mean": 0.1 * step, "rewards/correctness_reward/std": 0.3,
+            "rewards/format_reward_soft/mean": 0.2, "rewards/format_reward_soft/std": 0.1,
+            "kl": 0.0, "entropy": 1.0, "loss": 0.01, "completions/mean_length": 30 + step,
+            "completions/clipped_ratio": 0.25, "step_time": 2.0, "tokens_per_second": 50.0,
+        }))
+    path = tmp_path / "run" / "metrics.jsonl"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + '\n{"step": 6, "rew')
+    return path.parent
+
+
+def texts(fig):
+    ax = fig.axes[0]
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+
+
+def test_reward_curves_one_line_pair_per_component(metrics_log, tmp_path):
+    fig = plots.reward_curves(metrics_log, tmp_path / "fig", window=2)
+    assert (tmp_path / "fig" / "reward_curves.png").stat().st_size > 1000
+    top, bottom = fig.axes
+    assert "Reward per component" in top.get_title() and "(points)" in top.get_ylabel()
+    labels = [t.get_text() for t in top.get_legend().get_texts()]
+    assert labels == ["total (weighted)", "correctness_reward", "format_reward_soft"]
+    assert len(top.get_lines()) == 6  # raw and smoothed for each
+    assert bottom.get_xlabel() == "training step" and "zero reward spread" in bottom.get_title()
+
+
+def test_length_curve_has_tokens_and_truncation_axes(metrics_log, tmp_path):
+    fig = plots.length_curve(metrics_log, tmp_path)
+    title, xlabel, ylabel = texts(fig)
+    assert title == "Completion length over training" and xlabel == "training step" and "(tokens)" in ylabel
+    assert fig.axes[1].get_ylabel() == "truncated completions (%)"
+    assert (tmp_path / "length_curve.png").is_file()
+
+
+def summary(correct, n):
+    from mathrl.evaluate import accuracy
+
+    return {"n": n, "headline_rule": "strict",
+            "accuracy": {"strict": accuracy([True] * correct + [False] * (n - correct)),
+                         "flexible": accuracy([True] * (correct + 1) + [False] * (n - correct - 1))}}
+
+
+def test_accuracy_bars_show_intervals_for_base_and_trained(tmp_path):
+    fig = plots.accuracy_bars({"base": summary(2, 10), "trained": summary(5, 10)}, tmp_path)
+    title, xlabel, ylabel = texts(fig)
+    assert "95% Wilson" in title and ylabel == "accuracy (%)" and xlabel == "model"
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["base", "trained"]
+    assert [round(p.get_height()) for p in fig.axes[0].patches] == [20, 50, 30, 60]
+    assert (tmp_path / "accuracy.png").is_file()
+
+
+def test_error_taxonomy_and_length_histogram(tmp_path):
+    fig = plots.error_taxonomy({"truncated": 3, "wrong_format": 1}, tmp_path)
+    title, xlabel, ylabel = texts(fig)
+    assert title == "Error taxonomy (4 wrong answers)" and xlabel == "wrong answers (count)"
+    assert fig.axes[0].get_yticklabels()[-1].get_text() == "truncated"  # the largest on top
+    records = [{"tokens": t, "truncated": t == 32} for t in (5, 12, 32, 32)]
+    fig = plots.length_histogram(records, tmp_path, max_new_tokens=32)
+    title, xlabel, ylabel = texts(fig)
+    assert title == "Completion lengths (4 completions, 2 truncated)" and xlabel == "completion length (tokens)"
+    assert {p.name for p in tmp_path.iterdir()} == {"error_taxonomy.png", "length_histogram.png"}
+
+
+def test_missing_metrics_log_is_a_clear_error(tmp_path):
+    with pytest.raises(MathrlError, match="no training metrics log"):
+        plots.reward_curves(tmp_path)
