@@ -225,6 +225,8 @@ def grpo_args(cfg: Config, precision):
         use_liger_kernel=t.use_liger_kernel,
         cache_implementation="static" if static else None,
         log_completions=False,  # samples.jsonl replaces TRL's rich tables and parquet files
+        # accelerate sets up gloo data parallelism for torchrun's processes only when told the run is on CPU
+        use_cpu=not torch.cuda.is_available(),
         **precision.trainer_flags,
     )
 
@@ -284,10 +286,15 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=lora_config(cfg.model),
-        callbacks=[_completion_marker_callback(), *callbacks],
+        callbacks=[_completion_marker_callback()],
     )
-    trainer.add_callback(MetricsCallback(out, cfg.train.sample_every, completion_buffer=lambda: trainer._logs, echo=say))
-    trainer.add_callback(LivePlotCallback(cfg.train.live_plot, title=f"{cfg.profile}: {out.name}"))
+    # The caller's callbacks run after the metrics log, so they see (and may stop after) a step already written.
+    for callback in (
+        MetricsCallback(out, cfg.train.sample_every, completion_buffer=lambda: trainer._logs, echo=say),
+        LivePlotCallback(cfg.train.live_plot, title=f"{cfg.profile}: {out.name}"),
+        *callbacks,
+    ):
+        trainer.add_callback(callback)
     if args.cache_implementation == "static":
         _enable_compiled_decoding(trainer)
     if warmup is None:

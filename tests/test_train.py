@@ -1,0 +1,262 @@
+"""The GRPO builder: checks before the model loads, TRL arguments, kill-and-resume, LoRA, two CPU processes, launch."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mathrl import cli
+from mathrl.config import ConfigError, MathrlError, load_config
+from mathrl.launch import launch_command, launch_training, stream
+from mathrl.metrics import read_metrics, read_samples
+from mathrl.train import (
+    COMPLETE_MARKER, CONFIG_FILE, find_checkpoint, grpo_args, preflight, save_config, train,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_cfg(model_dir, output_dir, **extra):
+    """cpu-smoke on the tiny random model, shrunk until a step takes about a second."""
+    overrides = {
+        "model.name": str(model_dir),
+        "train.output_dir": str(output_dir),
+        "data.limit": 16,  # reduce time
+        "train.max_steps": 3,
+        "train.per_device_train_batch_size": 4,
+        "train.num_generations": 4,
+        "train.max_completion_length": 8,  # reduce time
+        "train.save_steps": 2,
+        "train.save_total_limit": 2,
+        "train.sample_every": 1,
+        "train.live_plot": "off",
+    }
+    return load_config("cpu-smoke", overrides={**overrides, **extra})
+
+
+# --------------------------------------------------------------------------- bad input fails before the model loads
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Any attempt to load a model fails the test: these errors must come first."""
+    import mathrl.models
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the bad input was reported")
+
+    monkeypatch.setattr(mathrl.models, "load_model", refuse)
+
+
+def test_context_overflow_is_reported(tiny_model_dir, tmp_path, no_model_load):
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.max_completion_length": 2000})  # the tiny model has 2048
+    with pytest.raises(ConfigError, match="exceeds .* context of 2048 tokens; lower one"):
+        train(cfg)
+
+
+def test_output_dir_of_another_run_is_refused(tiny_model_dir, offline_model_dir, tmp_path, no_model_load):
+    save_config(tiny_cfg(offline_model_dir, tmp_path))
+    with pytest.raises(ConfigError, match="holds another run .*model.name.*new --output-dir"):
+        train(tiny_cfg(tiny_model_dir, tmp_path))
+    save_config(tiny_cfg(tiny_model_dir, tmp_path, **{"data.format": "think"}))
+    with pytest.raises(ConfigError, match="data.format: 'think' -> 'reasoning'"):
+        train(tiny_cfg(tiny_model_dir, tmp_path))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a GPU")
+def test_gpu_profile_without_gpu(tiny_model_dir, tmp_path, no_model_load):
+    with pytest.raises(MathrlError, match="needs a CUDA GPU .*Runtime > Change runtime type"):
+        train(tiny_cfg(tiny_model_dir, tmp_path, **{"train.require_gpu": True}))
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("vllm") is not None, reason="vllm is installed")
+def test_missing_vllm_is_named(tiny_model_dir, tmp_path, no_model_load):
+    with pytest.raises(MathrlError, match="pip install vllm"):
+        train(tiny_cfg(tiny_model_dir, tmp_path, **{"train.use_vllm": True}))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    # 4 prompts x ... : a batch of 6 cannot hold whole groups of 4
+    ({"train.per_device_train_batch_size": 6}, "must divide the completions"),
+    # a reward name that is not in the registry
+    ({"rewards.weights.brevity_reward": 1.0}, "unknown reward.*brevity_reward"),
+])
+def test_config_errors(tiny_model_dir, tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny_cfg(tiny_model_dir, tmp_path, **overrides)
+
+
+def test_cli_reports_a_bad_setting_in_one_line(tmp_path, capsys):
+    code = cli.main(["train", "--profile", "cpu-smoke", "--output-dir", str(tmp_path), "--set",
+                     "rewards.weights.nope=1"])
+    assert code == 2 and capsys.readouterr().err.startswith("error: unknown reward")
+
+
+# --------------------------------------------------------------------------- TRL arguments
+
+
+def test_grpo_args_follow_the_config(tiny_model_dir, tmp_path):
+    from mathrl.models import choose_precision
+
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.static_cache": True, "train.steps_per_generation": 2,
+                                                "rewards.weights": {"correctness_reward": 2.0, "number_reward": 0.0}})
+    args = grpo_args(cfg, choose_precision("float32"))
+    assert (args.bf16, args.fp16) == (False, False)  # explicit: TRL's default bf16=True fails on a T4
+    assert args.reward_weights == [2.0, 0.0]
+    assert (args.num_generations, args.max_completion_length, args.steps_per_generation) == (4, 8, 2)
+    assert (args.save_steps, args.save_total_limit, args.loss_type, args.beta) == (2, 2, "dapo", 0.0)
+    assert args.cache_implementation is None  # static cache + compile only on CUDA
+    assert args.report_to == [] and not args.log_completions
+
+
+# --------------------------------------------------------------------------- checkpoints and resume
+
+
+def test_half_written_checkpoints_are_never_picked(tmp_path):
+    for step, files in ((2, ["trainer_state.json", "model.safetensors", COMPLETE_MARKER]),
+                        (4, ["trainer_state.json", "model.safetensors"]),  # killed before the marker
+                        (6, ["model.safetensors", COMPLETE_MARKER])):  # no trainer state
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        for name in files:
+            (folder / name).write_text("{}")
+    assert find_checkpoint(tmp_path).name == "checkpoint-2"
+    assert find_checkpoint(tmp_path / "missing") is None
+
+
+class StopAfter:
+    """Dies like a closed notebook tab: SystemExit right after step `step` has been logged."""
+
+    def __init__(self, step):
+        from transformers import TrainerCallback
+
+        self.callback = type("Stop", (TrainerCallback,), {"on_log": self._on_log})()
+        self.step = step
+
+    def _on_log(self, args, state, control, logs=None, **kwargs):
+        if state.global_step == self.step and "train_runtime" not in (logs or {}):
+            raise SystemExit(f"killed after step {self.step}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir, tmp_path, capsys, lora):
+    extra = {"model.lora": lora, "model.lora_r": 4, "model.lora_alpha": 8, "train.learning_rate": 1e-3}
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **extra)
+    with pytest.raises(SystemExit):
+        train(cfg, callbacks=(StopAfter(3).callback,))
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]
+    assert yaml.safe_load((tmp_path / CONFIG_FILE).read_text())["model"]["lora"] is lora
+    half = tmp_path / "checkpoint-3"  # a save the kill interrupted: weights but no marker
+    half.mkdir()
+    (half / "trainer_state.json").write_text(json.dumps({"global_step": 3}))
+    (half / ("adapter_model.safetensors" if lora else "model.safetensors")).write_text("")
+
+    if lora:
+        result = train(tiny_cfg(tiny_model_dir, tmp_path, **extra))
+        assert result.resumed_from.name == "checkpoint-2" and result.global_step == 3
+    else:  # the command line resumes the same way
+        assert cli.main(["train", "--profile", "cpu-smoke", "--config", str(tmp_path / CONFIG_FILE)]) == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "checkpoint-2 (step 2 of 3)" in out and "half-written checkpoint-3" in out
+
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]  # step 3 replayed and logged once, not twice
+    assert sorted({s["step"] for s in read_samples(tmp_path)}) == [1, 2, 3]
+    assert len(read_samples(tmp_path)) == 3 * 4
+    checkpoints = sorted(p.name for p in tmp_path.glob("checkpoint-*"))
+    assert checkpoints == ["checkpoint-2", "checkpoint-3"]
+    state = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+    assert {"optimizer.pt", "scheduler.pt", "rng_state.pth", COMPLETE_MARKER} <= {
+        p.name for p in (tmp_path / "checkpoint-3").iterdir()}
+    final = tmp_path / "final"
+    assert (final / "model.safetensors").is_file()  # merged for LoRA: a plain folder the evaluator loads
+    if lora:
+        assert (final / "adapter" / "adapter_config.json").is_file()
+        assert not (final / "adapter_config.json").exists()
+    from mathrl.config import ModelConfig
+    from mathrl.models import load_model
+
+    model, _, _ = load_model(ModelConfig(name=str(final)))
+    assert type(model).__name__ == "LlamaForCausalLM"
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+RANK_SCRIPT = """
+import hashlib, os, sys
+import torch
+from transformers import TrainerCallback
+from mathrl.config import load_config
+from mathrl.train import train
+
+class Fingerprint(TrainerCallback):
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        digest = hashlib.sha256()
+        for name, p in sorted(model.state_dict().items()):
+            digest.update(name.encode()); digest.update(p.detach().cpu().numpy().tobytes())
+        open(os.path.join(sys.argv[2], f"rank{os.environ['RANK']}.sha"), "w").write(digest.hexdigest())
+
+train(load_config(config_file=sys.argv[1]), callbacks=(Fingerprint(),))
+"""
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_stay_identical_and_only_rank_zero_writes(tiny_model_dir, tmp_path):
+    out, probe = tmp_path / "run", tmp_path / "probe"
+    probe.mkdir()
+    cfg = tiny_cfg(tiny_model_dir, out, **{"train.max_steps": 2, "train.learning_rate": 1e-3})
+    config_file = save_config(cfg)
+    script = tmp_path / "rank.py"
+    script.write_text(RANK_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(config_file),
+               str(probe)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    fingerprints = {p.name: p.read_text() for p in probe.iterdir()}
+    assert len(fingerprints) == 2 and len(set(fingerprints.values())) == 1
+    assert [r["step"] for r in read_metrics(out)] == [1, 2]  # one row per step: rank 1 wrote nothing
+    assert len(read_samples(out)) == 2 * 4
+    assert done.stdout.count("[mathrl] done: step 2") == 1
+    assert (out / "checkpoint-2" / COMPLETE_MARKER).is_file() and (out / "final" / "model.safetensors").is_file()
+
+
+def test_launch_command_per_accelerate_config(tmp_path):
+    ddp = launch_command("c.yaml", 2)
+    assert ddp[1:] == ["-m", "accelerate.commands.launch", "--num_processes", "2", "--multi_gpu",
+                       "-m", "mathrl", "train", "--config", "c.yaml"]
+    for name in ("multi_gpu", "zero2", "zero3", "fsdp"):
+        command = launch_command("c.yaml", 2, accelerate_config=name)
+        config = yaml.safe_load(Path(command[command.index("--config_file") + 1]).read_text())
+        assert config["num_processes"] == 2 and config["mixed_precision"] == "no"
+    assert launch_command("c.yaml", 4, launcher="torchrun")[1:5] == ["-m", "torch.distributed.run",
+                                                                     "--nproc_per_node", "4"]
+    with pytest.raises(MathrlError, match="shipped: fsdp, multi_gpu, zero2, zero3"):
+        launch_command("c.yaml", 2, accelerate_config="zero9")
+
+
+def test_launch_training_streams_a_subprocess_for_several_processes(tiny_model_dir, tmp_path, monkeypatch):
+    import mathrl.launch
+
+    seen = {}
+
+    def fake_stream(command, echo, on_idle):
+        seen["command"] = command
+        return 0
+
+    monkeypatch.setattr(mathrl.launch, "stream", fake_stream)
+    cfg = tiny_cfg(tiny_model_dir, tmp_path)
+    assert launch_training(cfg, num_processes=2, echo=lambda line: None) == tmp_path
+    assert seen["command"][-2:] == ["--config", str(tmp_path / CONFIG_FILE)]
+    assert load_config(config_file=tmp_path / CONFIG_FILE).to_dict() == cfg.to_dict()
+
+    lines = []
+    assert stream([sys.executable, "-c", "print('one'); print('two')"], echo=lines.append) == 0
+    assert lines == ["one", "two"]
