@@ -368,6 +368,21 @@ def test_hostile_completions_score_within_range(text):
     assert combined_reward([text], answer=["72"])[0] < honest
 
 
+@pytest.mark.parametrize("unit", ["<answer>1</answer>=", "1+1=2 <reasoning>", "\\boxed{= 3 "], ids=range(3))
+def test_rewards_take_linear_time(unit):
+    def cost(text: str) -> float:
+        best = float("inf")
+        for _ in range(3):  # the minimum of a few runs resists a noisy shared machine
+            started = time.process_time()
+            reward_breakdown([text + " "], answer=["2"])  # a fresh string each time: no cache hits
+            best = min(best, time.process_time() - started)
+        return best
+
+    small, large = cost(unit * (20_000 // len(unit))), cost(unit * (200_000 // len(unit)))
+    assert large < 2.0
+    assert large < 40 * small + 0.02  # quadratic would be ~100x; linear is ~10x
+
+
 NUMBER = st.integers(min_value=0, max_value=999)
 WORDS = st.text(alphabet="abcdefgh +*=0123456789\n", max_size=60)
 
