@@ -216,6 +216,13 @@ def test_combined_is_the_weighted_breakdown():
     assert combined_reward([GOOD], answer=[None], reward_cfg=RewardConfig(weights={"correctness_reward": 1.0})) == [None]
 
 
+def test_large_batches_keep_columns_aligned():
+    n = 2 * rewards._CHUNK + 7  # breakdowns run in chunks: every chunk must get its own slice of the gold column
+    completions, golds = [f"<answer>{i}</answer>" for i in range(n)], [str(i) for i in range(n)]
+    assert reward_breakdown(completions, answer=golds, names=["correctness_reward"]) == {"correctness_reward": [1.0] * n}
+    assert combined_reward(completions, answer=golds) == [2.0 + 0.25 * 0.5] * n  # right, and half the tags
+
+
 def test_reward_table_and_docs_match_the_code():
     rows = {r["component"]: r for r in reward_table()}
     assert rows["correctness_reward"]["default_weight"] == DEFAULT_REWARD_WEIGHTS["correctness_reward"]
