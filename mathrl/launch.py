@@ -101,14 +101,16 @@ def launch_training(cfg_or_args, num_processes: int | None = None, launcher: str
                     accelerate_config: str | None = None, overrides: list[str] | dict | None = None, echo=print):
     """Train cfg (a Config, profile name or CLI args): in-process on one device, else one process per GPU.
 
-    num_processes None takes train.num_processes, and 0 there means one per visible GPU. Returns the TrainResult
+    num_processes None takes train.num_processes (0: one per visible GPU) capped at the GPUs visible, so the
+    kaggle-2xt4 profile on a one-GPU session trains in-process; an explicit num_processes is used as given (2 CPU
+    processes in the tests, with launcher="torchrun"). Returns the TrainResult
     in-process, or the output dir after a successful subprocess run; a failed subprocess raises MathrlError.
     """
     from mathrl.live import live_mode
     from mathrl.train import preflight, save_config, train
 
     cfg = resolve_config(cfg_or_args, overrides)
-    count = num_processes or cfg.train.num_processes or visible_gpus()
+    count = num_processes or min(cfg.train.num_processes or visible_gpus(), visible_gpus())
     if count <= 1:
         return train(cfg)
     preflight(cfg)  # fail here, in the cell, before two processes each load a model

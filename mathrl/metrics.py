@@ -207,7 +207,7 @@ class MetricsCallback(TrainerCallback):
         now, tokens = time.perf_counter(), state.num_input_tokens_seen
         steps = max(1, state.global_step - (self._last_step or 0))
         elapsed = now - self._last_time
-        logs["step"] = state.global_step
+        logs = {"step": state.global_step, **logs}
         logs.setdefault("step_time", elapsed / steps)  # TRL logs its own step_time; keep it when present
         logs["tokens_per_second"] = (tokens - self._last_tokens) / elapsed if elapsed > 0 else None
         memory = _gpu_memory_gib()
