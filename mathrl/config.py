@@ -364,6 +364,7 @@ PROFILES: dict[str, dict] = {
         "train.max_completion_length": 512,
         "train.gradient_accumulation_steps": 4,
         "train.steps_per_generation": 4,
+        "train.static_cache": True,
         "train.output_dir": "runs/colab-t4",
     },
     "kaggle-2xt4": {
@@ -379,6 +380,7 @@ PROFILES: dict[str, dict] = {
         "train.max_completion_length": 512,
         "train.gradient_accumulation_steps": 4,
         "train.steps_per_generation": 4,
+        "train.static_cache": True,
         "train.num_processes": 2,
         "train.output_dir": "/kaggle/working/runs/kaggle-2xt4",
     },
