@@ -99,7 +99,7 @@ def append_records(path: Path, records: list[dict]) -> None:
 
 def _check_same_run(out: Path, run: dict) -> None:
     path = out / RUN
-    if path.is_file():
+    if path.is_file() and (out / RECORDS).is_file():
         before = json.loads(path.read_text())
         changed = sorted(k for k in run if before.get(k) != run[k])
         if changed:
@@ -247,7 +247,7 @@ def summarize(records: list[dict], cfg: Config, model: str = "", split: str = ""
         "completion_tokens": {"mean": _mean(tokens), "p95": stats.percentile(tokens, 95), "max": max(tokens)},
         "truncation_rate": _mean(r["truncated"] for r in records),
         "sampling": sample_metrics(records, ks) if records[0].get("samples") else None,
-        "errors": {kind: entry["count"] for kind, entry in error_table(records).items()},
+        "errors": error_table(records),
         "generated_tokens": generated,
         "generation_seconds": seconds,
         "tokens_per_second": generated / seconds if seconds else None,
@@ -305,7 +305,7 @@ def compare(cfg: Config, base: str, trained: str, out: str | Path | None = None,
 # --------------------------------------------------------------------------- one question
 
 
-_LOADED: dict = {}  # model name -> (generate, tokenizer): notebook 04 asks many questions of one model
+_LOADED: dict = {}  # (model, generation settings) -> (generate, tokenizer): notebook 04 asks one model many questions
 
 
 def ask(model, question: str, cfg: Config) -> dict:
@@ -318,10 +318,11 @@ def ask(model, question: str, cfg: Config) -> dict:
     if not question.strip():
         raise MathrlError("ask needs a question, e.g. mathrl ask \"Tom has 3 apples and buys 4 more. How many?\"")
     if isinstance(model, str):
-        if model not in _LOADED:
+        key = (model, cfg.eval.max_new_tokens, cfg.format.name, cfg.eval.use_vllm)
+        if key not in _LOADED:
             _LOADED.clear()  # keep one model in memory at a time
-            _LOADED[model] = _generator(cfg, model)
-        model = _LOADED[model]
+            _LOADED[key] = _generator(cfg, model)
+        model = _LOADED[key]
     generate, tokenizer = model
     prompt = make_prompt(question.strip(), cfg.format, cfg.data.instruction_in_user_turn)
     done = generate(prompt_texts([{"prompt": prompt}], tokenizer), 1, None)[0][0]
@@ -379,19 +380,22 @@ def print_summary(summary: dict) -> None:
     if summary["sampling"]:
         print("  " + "  ".join(f"{k} {v['accuracy'] if isinstance(v, dict) else v:.1%}"
                                for k, v in summary["sampling"].items() if k != "samples"))
+    wrong = {kind.replace("_", " "): e["count"] for kind, e in summary["errors"].items() if e["count"]}
+    print("  errors: " + (", ".join(f"{k} {v}" for k, v in wrong.items()) or "none"))
 
 
 def run_eval(args, cfg: Config) -> int:
     _apply_eval_args(args, cfg)
     model = args.model or cfg.model.name
     if args.compare:
+        from mathrl.review import comparison_text, flips_text
+
         result = compare(cfg, model, args.compare, args.out, args.split)
         for name in ("base", "trained"):
             print_summary(result["summaries"][name])
-        test = result["mcnemar"]
-        print(f"difference {result['difference']:+.1%} (95% CI {result['ci95'][0]:+.1%} to {result['ci95'][1]:+.1%}); "
-              f"fixed {result['fixed_count']}, broken {result['broken_count']}; McNemar ({test['method']}) "
-              f"p = {test['p_value']:.3g}")
+        print(comparison_text(result))
+        print(flips_text(result, n=5))
+        print(f"records, summaries and compare.json in {cfg.eval.out}")
         return 0
     summary = evaluate(cfg, model, args.out, split=args.split, ks=args.k)
     print_summary(summary)

@@ -1,6 +1,6 @@
 """Batched generation for evaluation: chat prompts in, completions with token counts and truncation flags out.
 
-transformers by default (left padding, length-sorted batches, eos and stop strings end rows), vLLM when asked for.
+transformers by default (left padding, length-sorted batches, finished rows leave the batch), vLLM when asked for.
 """
 
 from __future__ import annotations
@@ -70,36 +70,79 @@ def stop_strings(fmt) -> list[str]:
 
 
 def transformers_generate(model, tokenizer, max_new_tokens: int, stops: Sequence[str] = ()) -> GenerateFn:
-    """A GenerateFn over a loaded transformers model; finished rows stop at eos or a stop string."""
+    """A GenerateFn over a loaded transformers model (see `decode`)."""
     import torch
 
-    end_ids = set(_as_list(model.generation_config.eos_token_id)) | {tokenizer.pad_token_id}
+    end_ids = torch.tensor(sorted(set(_as_list(model.generation_config.eos_token_id)) | {tokenizer.pad_token_id}))
 
     def generate(prompts: list[str], samples: int, temperature: float | None) -> list[list[Completion]]:
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        sampling = dict(do_sample=True, temperature=temperature, top_p=1.0, top_k=0) if temperature else \
-            dict(do_sample=False, temperature=None, top_p=None, top_k=None)  # None silences unused-setting warnings
-        extra = dict(stop_strings=list(stops), tokenizer=tokenizer) if stops else {}
-        with torch.inference_mode():
-            output = model.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=samples,
-                                    pad_token_id=tokenizer.pad_token_id, **sampling, **extra)
-        new = output[:, batch["input_ids"].shape[1]:].tolist()
-        done = [_completion(ids, end_ids, tokenizer, stops) for ids in new]
+        ids, mask = (batch[key].repeat_interleave(samples, 0) for key in ("input_ids", "attention_mask"))
+        stopped = _stop_check(tokenizer, stops)
+        rows = decode(model, ids, mask, max_new_tokens, end_ids.to(model.device), temperature, stopped)
+        done = [_completion(tokens, finished, set(end_ids.tolist()), tokenizer) for tokens, finished in rows]
         return [done[i * samples : (i + 1) * samples] for i in range(len(prompts))]
 
     return generate
+
+
+def decode(model, ids, mask, max_new_tokens: int, end_ids, temperature: float | None = None,
+           stopped: Callable[[list[int]], bool] | None = None) -> list[tuple[list[int], bool]]:
+    """Greedy (or sampled) decoding of a left-padded batch that drops each row from the batch once it finishes.
+
+    `model.generate` keeps computing finished rows until the longest one ends; here a row leaves the batch (and its
+    KV cache) at eos or when `stopped(its tokens)` says a stop string appeared, so short answers stop costing time.
+    Returns each row's new tokens and whether it finished (False: it ran into max_new_tokens).
+    """
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    position = (mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding: count positions from each row's first token
+    with torch.inference_mode():
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=position, past_key_values=cache,
+                       use_cache=True, logits_to_keep=1).logits[:, -1]
+        last, live = position[:, -1], torch.arange(len(ids))
+        out, ended = [[] for _ in range(len(ids))], [False] * len(ids)
+        for _ in range(max_new_tokens):
+            if temperature:
+                token = torch.multinomial(torch.softmax(logits.float() / temperature, -1), 1).squeeze(1)
+            else:
+                token = logits.argmax(-1)
+            finished = torch.isin(token, end_ids)
+            for slot, (row, value) in enumerate(zip(live.tolist(), token.tolist())):
+                out[row].append(value)
+                if stopped is not None and not finished[slot] and stopped(out[row]):
+                    finished[slot] = True
+                ended[row] = bool(finished[slot])
+            if finished.all():
+                break
+            if finished.any():
+                keep = (~finished).nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                live, token, mask, last = live[keep.cpu()], token[keep], mask[keep], last[keep]
+            mask = torch.cat([mask, mask.new_ones(len(token), 1)], dim=1)
+            last = last + 1
+            logits = model(input_ids=token[:, None], attention_mask=mask, position_ids=last[:, None],
+                           past_key_values=cache, use_cache=True).logits[:, -1]
+    return list(zip(out, ended))
+
+
+def _stop_check(tokenizer, stops: Sequence[str]) -> Callable[[list[int]], bool] | None:
+    if not stops:
+        return None
+    # A stop string spans at most this many tokens (one character per token at worst), so decode only that tail.
+    window = max(len(s) for s in stops) + 1
+    return lambda tokens: any(s in tokenizer.decode(tokens[-window:]) for s in stops)
 
 
 def _as_list(value) -> list:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _completion(ids: list[int], end_ids: set[int], tokenizer, stops: Sequence[str]) -> Completion:
-    end = next((i for i, t in enumerate(ids) if t in end_ids), None)
-    kept = ids if end is None else ids[:end]
-    text = tokenizer.decode(kept, skip_special_tokens=True)
-    finished = end is not None or any(text.rstrip().endswith(s) for s in stops)
-    return Completion(text, len(kept), not finished)
+def _completion(tokens: list[int], finished: bool, end_ids: set[int], tokenizer) -> Completion:
+    kept = tokens[:-1] if tokens and tokens[-1] in end_ids else tokens  # the eos token is not part of the answer
+    return Completion(tokenizer.decode(kept, skip_special_tokens=True), len(kept), not finished)
 
 
 def vllm_generate(model_path: str, tokenizer, max_new_tokens: int, stops: Sequence[str] = (),

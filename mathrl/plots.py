@@ -152,8 +152,9 @@ def accuracy_bars(summaries: Mapping[str, dict], folder=None) -> Figure:
     return _finish(fig, folder, "accuracy")
 
 
-def error_taxonomy(errors: Mapping[str, int], folder=None, title: str = "") -> Figure:
-    """Wrong answers by kind (a summary's "errors" counts), largest first."""
+def error_taxonomy(errors: Mapping[str, int | dict], folder=None, title: str = "") -> Figure:
+    """Wrong answers by kind, largest on top: a summary's "errors" table, or plain counts by kind."""
+    errors = {k: v["count"] if isinstance(v, dict) else v for k, v in errors.items()}
     kinds = sorted(ERROR_KINDS, key=lambda k: errors.get(k, 0))
     fig = Figure(figsize=FIGSIZE)
     ax = fig.subplots()

@@ -79,7 +79,8 @@ def test_score_states_both_rules_and_the_headline(tmp_path):
     summary = ev.summarize(records, cfg)
     assert summary["headline"]["rule"] == "strict" and summary["headline"]["correct"] == 1
     assert summary["accuracy"]["flexible"]["correct"] == 2
-    assert summary["errors"]["wrong_format"] == 1
+    assert summary["errors"]["wrong_format"]["count"] == 1
+    assert summary["errors"]["wrong_format"]["examples"] == ["q1"]
     assert summary["completion_tokens"]["mean"] == pytest.approx(47 / 3)
     low, high = summary["accuracy"]["strict"]["ci95"]
     assert low < 1 / 3 < high
@@ -149,6 +150,9 @@ def test_interrupted_run_resumes_to_the_same_summary(tiny_model_dir, tmp_path):
     resumed = ev.evaluate(cfg, out=tmp_path / "resumed", generator=(generate, tokenizer), progress=False)
     assert strip_timing(resumed) == strip_timing(unbroken)
     assert resumed["n"] == 5 and resumed["truncation_rate"] == 1.0
+    cfg.eval.max_new_tokens = 7  # records of 6-token answers must not be mixed with 7-token ones
+    with pytest.raises(MathrlError, match="different run.*max_new_tokens"):
+        ev.evaluate(cfg, out=tmp_path / "resumed", generator=(generate, tokenizer), progress=False)
 
 
 def test_eval_and_compare_commands_write_records_and_summary(tiny_model_dir, tmp_path, capsys):
@@ -157,7 +161,7 @@ def test_eval_and_compare_commands_write_records_and_summary(tiny_model_dir, tmp
                  "--max-new-tokens", "4", "--samples", "2", "--k", "2", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "strict" in printed and "flexible" in printed and "McNemar" in printed
+    assert "strict" in printed and "flexible" in printed and "McNemar" in printed and "no flips" in printed
     result = json.loads((out / "compare.json").read_text())
     assert result["difference"] == 0 and result["fixed_count"] == result["broken_count"] == 0  # same model twice
     record = json.loads((out / "base" / ev.RECORDS).read_text().splitlines()[0])
@@ -215,4 +219,4 @@ def test_offline_model_on_four_gsm8k_questions(offline_model_dir, tmp_path):
     assert all(r["completion"].strip() for r in records)  # the real model writes text
     assert all(0 < r["tokens"] <= 32 for r in records)
     assert summary["tokens_per_second"] > 0
-    assert sum(summary["errors"].values()) == 4 - summary["headline"]["correct"]
+    assert sum(e["count"] for e in summary["errors"].values()) == 4 - summary["headline"]["correct"]

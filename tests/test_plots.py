@@ -68,7 +68,8 @@ def test_accuracy_bars_show_intervals_for_base_and_trained(tmp_path):
 
 
 def test_error_taxonomy_and_length_histogram(tmp_path):
-    fig = plots.error_taxonomy({"truncated": 3, "wrong_format": 1}, tmp_path)
+    table = {"truncated": {"count": 3, "examples": ["q1"]}, "wrong_format": {"count": 1, "examples": ["q2"]}}
+    fig = plots.error_taxonomy(table, tmp_path)  # a summary's "errors" table
     title, xlabel, ylabel = texts(fig)
     assert title == "Error taxonomy (4 wrong answers)" and xlabel == "wrong answers (count)"
     assert fig.axes[0].get_yticklabels()[-1].get_text() == "truncated"  # the largest on top
