@@ -109,18 +109,18 @@ def decode(model, ids, mask, max_new_tokens: int, end_ids, temperature: float | 
                 token = torch.multinomial(torch.softmax(logits.float() / temperature, -1), 1).squeeze(1)
             else:
                 token = logits.argmax(-1)
-            finished = torch.isin(token, end_ids)
+            finished = torch.isin(token, end_ids).tolist()  # one device sync per step, not one per row
             for slot, (row, value) in enumerate(zip(live.tolist(), token.tolist())):
                 out[row].append(value)
-                if stopped is not None and not finished[slot] and stopped(out[row]):
-                    finished[slot] = True
-                ended[row] = bool(finished[slot])
-            if finished.all():
+                finished[slot] = finished[slot] or (stopped is not None and stopped(out[row]))
+                ended[row] = finished[slot]
+            if all(finished):
                 break
-            if finished.any():
-                keep = (~finished).nonzero().squeeze(1)
+            if any(finished):
+                keep = torch.tensor([slot for slot, done in enumerate(finished) if not done])
+                live, keep = live[keep], keep.to(token.device)
                 cache.batch_select_indices(keep)
-                live, token, mask, last = live[keep.cpu()], token[keep], mask[keep], last[keep]
+                token, mask, last = token[keep], mask[keep], last[keep]
             mask = torch.cat([mask, mask.new_ones(len(token), 1)], dim=1)
             last = last + 1
             logits = model(input_ids=token[:, None], attention_mask=mask, position_ids=last[:, None],

@@ -59,6 +59,26 @@ def test_out_of_memory_at_batch_one_is_a_clear_error():
         list(halving_batches(generate, [1, 2], batch_size=2))
 
 
+def test_decode_drops_finished_rows_and_matches_generate(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mathrl.generation import decode
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, padding_side="left")
+    batch = tokenizer(["What is 2 + 2?", "A much longer question about apples, pears and plums?", "Hi"],
+                      return_tensors="pt", padding=True)
+    free = decode(model, batch["input_ids"], batch["attention_mask"], 8, torch.tensor([-1]))
+    # Make a token the random model emits mid-way through row 0 the end token, so rows finish at different steps.
+    end = free[0][0][3]
+    ours = decode(model, batch["input_ids"], batch["attention_mask"], 8, torch.tensor([end]))
+    reference = model.generate(**batch, max_new_tokens=8, do_sample=False, eos_token_id=end, pad_token_id=end)
+    for (tokens, finished), row in zip(ours, reference[:, batch["input_ids"].shape[1]:].tolist()):
+        cut = row.index(end) + 1 if end in row else len(row)
+        assert tokens == row[:cut] and finished == (end in row)
+    assert ours[0][1] and len(ours[0][0]) <= 4
+
+
 # --------------------------------------------------------------------------- scoring and records
 
 
