@@ -149,8 +149,10 @@ def evaluate(cfg: Config, model_name: str | None = None, out: str | Path | None 
     out = Path(out or cfg.eval.out)
     rows = rows if rows is not None else eval_rows(cfg, split)
     e = cfg.eval
+    # Everything a stored record depends on; the headline rule decides its "correct" and "error" fields.
     _check_same_run(out, {"model": model_name, "format": cfg.format.name, "max_new_tokens": e.max_new_tokens,
-                          "num_samples": e.num_samples, "temperature": e.temperature if e.num_samples > 1 else None})
+                          "num_samples": e.num_samples, "temperature": e.temperature if e.num_samples > 1 else None,
+                          "headline_rule": e.headline_rule})
     path = out / RECORDS
     done = read_records(path)
     if any(r["id"] not in done for r in rows):
