@@ -181,10 +181,11 @@ def budget_advice(budget: dict) -> str:
 
 def plot_problems(frame, shares: dict[str, float], path: str | Path):
     """Histograms of token lengths, steps and answer size, and the operation shares; saved to `path`."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     panels = [c for c in ("question_tokens", "solution_tokens", "steps", "answer_digits") if c in frame]
-    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.2 * (len(panels) + 1), 3))
+    fig = Figure(figsize=(3.2 * (len(panels) + 1), 3))
+    axes = fig.subplots(1, len(panels) + 1)
     for ax, column in zip(axes, panels):
         values = frame[column].dropna()
         discrete = column in ("steps", "answer_digits")
@@ -199,10 +200,14 @@ def plot_problems(frame, shares: dict[str, float], path: str | Path):
 
 
 def _save(fig, path: str | Path):
+    """Save, and show in a notebook the way mathrl.plots does (whatever the matplotlib backend)."""
+    from mathrl.plots import _show
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # no timestamp in the file, so a figure drawn from the same data is byte-identical
+    # no software stamp in the file, so a figure drawn from the same data is byte-identical
     fig.savefig(path, dpi=100, metadata={"Software": None} if path.suffix == ".png" else None)
+    _show(fig)
     return fig
 
 
@@ -330,9 +335,10 @@ def reward_correlation(frame):
 
 def plot_rewards(fixed, spread, path: str | Path):
     """The combined reward of each fixed completion, and the zero-spread share against k; saved to `path`."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    fig = Figure(figsize=(11, 3.5))
+    left, right = fig.subplots(1, 2)
     fixed["combined"].plot.barh(ax=left, color=["tab:green" if v > 0 else "tab:red" for v in fixed["combined"]])
     left.invert_yaxis()
     left.set(title="combined reward on fixed completions", xlabel="reward")

@@ -89,4 +89,4 @@ def flips_text(result: dict, n: int = 2) -> str:
         for flip in result[kind][:n]:
             blocks.append(f"[{kind}] {flip['question']}\n  gold {flip['gold']}, base {flip['base_answer']}, trained "
                           f"{flip['trained_answer']}\n  trained model wrote: {flip['trained_completion'][:300]}")
-    return "\n\n".join(blocks) or "no flips: both models got the same questions right"
+    return "\n\n".join(blocks) or "no flips: the two models are right and wrong on the same questions"

@@ -1,7 +1,15 @@
 """The notebook suite: runs notebooks/00…04 headless with papermill, sweeps one notebook over parameter sets.
 
     mathrl run --profile cpu-smoke --out runs/suite                  # all five in order, offline, minutes on 2 cores
+    mathrl run --profile kaggle-2xt4 --out /kaggle/working/runs/suite -p max_steps 200 --set train.learning_rate=2e-6
     mathrl run --out runs/sweep --sweep sweep.yaml                   # one executed notebook per parameter set
+
+A sweep file names a notebook and lists parameter sets; out/results.md tabulates each set's headline figures:
+
+    notebook: 03_grpo_training
+    runs:
+      - {max_steps: 2, overrides: {train.learning_rate: 1.0e-5}}
+      - {max_steps: 4, overrides: {train.learning_rate: 3.0e-5}}
 """
 
 from __future__ import annotations
@@ -97,7 +105,9 @@ def record(out_dir: str | Path, notebook: str, outputs: dict | None = None, **he
 
 
 def _plain_number(value):
-    """numpy scalars and floats as JSON-ready Python numbers, floats to 4 decimals."""
+    """numpy scalars and floats as JSON-ready Python numbers, floats to 4 decimals, inside lists too."""
+    if isinstance(value, (list, tuple)):
+        return [_plain_number(v) for v in value]
     if hasattr(value, "item"):
         value = value.item()
     return round(value, 4) if isinstance(value, float) else value

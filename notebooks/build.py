@@ -44,7 +44,7 @@ if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
     sys.path.insert(0, "{CLONE_DIR}")
     from mathrl.hosted import bootstrap
     bootstrap()"""
-    return [(f"# {title}\n\n{links}\n\n{intro}\n\n{note}", setup)]
+    return [(f"{title}\n\n{links}\n\n{intro}\n\n{note}", setup)]
 
 
 PARAMS_NOTE = ("## Parameters\n\nThe defaults are the tiny smoke settings CI checks. `papermill -p NAME VALUE` "
