@@ -3,6 +3,7 @@
     python bench/grpo_speed.py          # CPU: the offline model, 8 completions of 24 tokens, variants alternated
     python bench/grpo_speed.py --gpu    # CUDA capped at a T4's 15 GiB: Qwen2.5-0.5B architecture (random weights),
                                         # fp32, checkpointing, 512-token completions -> results/grpo_speed_gpu.json
+    python bench/grpo_speed.py --gpu --overhead   # the wrapper's cost alone: plain and mathrl alternated, 7 steps each
 Each variant runs in its own process; the first step (warm-up, compilation) is left out of the rates.
 """
 
@@ -42,6 +43,16 @@ GPU_VARIANTS = [
     ("mathrl defaults, 32 per update", "mathrl", []),
     ("mathrl defaults, 64 per generate call", "mathrl", ["train.gradient_accumulation_steps=8",
                                                           "train.steps_per_generation=8"]),
+]
+
+
+EIGHT = ["train.gradient_accumulation_steps=1", "train.steps_per_generation=1", "train.static_cache=false",
+         "train.max_steps=7"]
+GPU_OVERHEAD_VARIANTS = [
+    ("plain TRL, 8 per update", "plain", EIGHT),
+    ("mathrl, identical settings, 8 per update", "mathrl", EIGHT),
+    ("plain TRL, 8 per update", "plain", EIGHT),
+    ("mathrl, identical settings, 8 per update", "mathrl", EIGHT),
 ]
 
 
@@ -148,6 +159,7 @@ def _ratio(results: dict, a: str, b: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="the Qwen2.5-0.5B-architecture case on a CUDA GPU")
+    parser.add_argument("--overhead", action="store_true", help="with --gpu: only the wrapper's cost, alternated")
     parser.add_argument("--variant", nargs=2, metavar=("RUNNER", "OVERRIDES_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
@@ -158,7 +170,8 @@ def main() -> int:
     if args.gpu and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU: --gpu needs one; without --gpu this benchmark runs on the CPU")
     runs: dict[str, list[dict]] = {}
-    for name, runner, overrides in GPU_VARIANTS if args.gpu else CPU_VARIANTS:
+    variants = (GPU_OVERHEAD_VARIANTS if args.overhead else GPU_VARIANTS) if args.gpu else CPU_VARIANTS
+    for name, runner, overrides in variants:
         command = [sys.executable, __file__, "--variant", runner, json.dumps(overrides)] + (["--gpu"] if args.gpu else [])
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode:
@@ -168,7 +181,10 @@ def main() -> int:
         print(f"{name:<45} {result['step_s']:7.2f} s/step  {result['completions_per_s']:7.2f} completions/s", flush=True)
     results = {name: {"completions_per_s": statistics.fmean(r["completions_per_s"] for r in rs),
                       "step_s": statistics.fmean(r["step_s"] for r in rs), "runs": rs} for name, rs in runs.items()}
-    if args.gpu:
+    if args.overhead:
+        ratios = {"wrapper overhead (plain / mathrl identical, 8 per update)":
+                  _ratio(results, "plain TRL, 8 per update", "mathrl, identical settings, 8 per update")}
+    elif args.gpu:
         ratios = {
             "wrapper overhead (plain / mathrl identical, 32 per update)":
                 _ratio(results, "plain TRL, 32 per update", "mathrl, identical settings, 32 per update"),
@@ -186,7 +202,8 @@ def main() -> int:
     import trl
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("grpo_speed_gpu.json" if args.gpu else "grpo_speed_cpu.json")
+    out = RESULTS / ("grpo_overhead_gpu.json" if args.overhead else "grpo_speed_gpu.json" if args.gpu
+                     else "grpo_speed_cpu.json")
     out.write_text(json.dumps({
         "machine": torch.cuda.get_device_name(0) if args.gpu else f"{platform.processor() or platform.machine()} CPU",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__},
