@@ -1,0 +1,120 @@
+"""Run every benchmark and print one table of headline figures (ratios measured within one run) against the targets.
+
+    python bench/run_all.py                      # CPU: rewards, evaluation, GRPO step, planner memory (~25 min on 2 cores)
+    python bench/run_all.py --with-learning      # also the learning-signal run (~30+ min on 2 cores)
+    python bench/run_all.py --gpu                # on a CUDA machine: the Qwen2.5-0.5B-architecture GRPO and planner cases
+    python bench/run_all.py --table-only         # reprint the table from bench/results/*.json without running anything
+Each script writes its own bench/results/<name>.json (machine, versions, config); this one adds results/summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def _reward(d):
+    return [("completions/s, one core, default combined reward", d["completions_per_s_one_core"], ">= 20000"),
+            ("  same, plain-number fast path only", d["fast_path_completions_per_s_one_core"], ">= 20000"),
+            ("  share of time in math_verify", d["math_verify_share"], "")]
+
+
+def _eval(d):
+    return [("batched / naive generate, tokens/s", d["ratio_wall"], ">= 6")]
+
+
+def _speed_cpu(d):
+    return [(f"GRPO {name}", value, "<= 1.02") for name, value in d["ratios"].items()]
+
+
+def _speed_gpu(d):
+    targets = {"wrapper": "<= 1.02", "32 per update": ">= 2", "64 per call": ">= 6"}
+    return [(f"GRPO {name}", value, next((t for k, t in targets.items() if k in name), ""))
+            for name, value in d["ratios"].items()]
+
+
+def _plan_cpu(d):
+    return [(f"planner measured/planned memory, {name}", v["ratio"], "within 1.15") for name, v in d.items()]
+
+
+def _plan_gpu(d):
+    rows = []
+    for name, v in d.items():
+        measured = "out of memory" if v["measured"]["oom"] else round(v["measured"]["peak_allocated_gib"], 2)
+        planned = f"{v['planned']['peak_torch_gib']:.2f} GiB ({'fits' if v['planned']['fits'] else 'does not fit'})"
+        rows.append((f"planner {name}: measured GiB vs plan {planned}", measured, "within 15%"))
+    return rows
+
+
+def _learning(d):
+    return [(key, value, "") for key, value in d.get("headline", d).items() if not isinstance(value, (dict, list))]
+
+
+# (results file, command, extractor, when): when = cpu | gpu | learning
+BENCHMARKS = [
+    ("reward_throughput.json", ["bench/reward_throughput.py"], _reward, "cpu"),
+    ("eval_throughput.json", ["bench/eval_throughput.py"], _eval, "cpu"),
+    ("grpo_speed_cpu.json", ["bench/grpo_speed.py"], _speed_cpu, "cpu"),
+    ("plan_cpu.json", ["bench/plan_validation.py"], _plan_cpu, "cpu"),
+    ("learning_signal.json", ["bench/learning_signal.py"], _learning, "learning"),
+    ("grpo_speed_gpu.json", ["bench/grpo_speed.py", "--gpu"], _speed_gpu, "gpu"),
+    ("grpo_overhead_gpu.json", ["bench/grpo_speed.py", "--gpu", "--overhead"], _speed_gpu, "gpu"),
+    ("plan_gpu.json", ["bench/plan_validation.py", "--gpu"], _plan_gpu, "gpu"),
+]
+
+
+def table(selected) -> list[tuple]:
+    rows = []
+    for file, _, extract, _ in selected:
+        path = RESULTS / file
+        if not path.is_file():
+            rows.append((file, "not run", ""))
+            continue
+        try:
+            rows.extend(extract(json.loads(path.read_text())))
+        except (KeyError, TypeError, ValueError) as err:
+            rows.append((file, f"unreadable ({err})", ""))
+    return rows
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu", action="store_true", help="run the GPU cases (needs CUDA)")
+    parser.add_argument("--with-learning", action="store_true", help="also run the learning-signal benchmark")
+    parser.add_argument("--table-only", action="store_true", help="print the table from existing results")
+    args = parser.parse_args()
+    wanted = {"gpu"} if args.gpu else {"cpu"} | ({"learning"} if args.with_learning else set())
+    selected = [b for b in BENCHMARKS if b[3] in wanted or args.table_only]
+    if not args.table_only:
+        for file, command, _, _ in selected:
+            print(f"running {' '.join(command)}", flush=True)
+            done = subprocess.run([sys.executable, *command], cwd=ROOT)
+            if done.returncode:
+                print(f"  {command[0]} failed with status {done.returncode}; its row shows the last saved result")
+    rows = table(selected)
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'figure':<{width}}  {'value':>14}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {_fmt(value):>14}  {target}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "summary.json").write_text(json.dumps(
+        {"machine": platform.platform(), "python": platform.python_version(),
+         "rows": [{"figure": n, "value": v, "target": t} for n, v, t in rows]}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
