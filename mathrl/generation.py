@@ -76,32 +76,56 @@ def transformers_generate(model, tokenizer, max_new_tokens: int, stops: Sequence
     end_ids = torch.tensor(sorted(set(_as_list(model.generation_config.eos_token_id)) | {tokenizer.pad_token_id}))
 
     def generate(prompts: list[str], samples: int, temperature: float | None) -> list[list[Completion]]:
-        batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        shared = shared_prefix(encoded)
+        batch = tokenizer.pad({"input_ids": [e[shared:] for e in encoded]}, return_tensors="pt").to(model.device)
         ids, mask = (batch[key].repeat_interleave(samples, 0) for key in ("input_ids", "attention_mask"))
+        prefix = torch.tensor([encoded[0][:shared]], device=model.device)
         stopped = _stop_check(tokenizer, stops)
-        rows = decode(model, ids, mask, max_new_tokens, end_ids.to(model.device), temperature, stopped)
+        rows = decode(model, ids, mask, max_new_tokens, end_ids.to(model.device), temperature, stopped, prefix)
         done = [_completion(tokens, finished, set(end_ids.tolist()), tokenizer) for tokens, finished in rows]
         return [done[i * samples : (i + 1) * samples] for i in range(len(prompts))]
 
     return generate
 
 
+def shared_prefix(sequences: Sequence[Sequence[int]]) -> int:
+    """Length of the prefix all sequences share, leaving each at least one token of its own.
+
+    >>> shared_prefix([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
+    2
+    >>> shared_prefix([[7, 8, 9]])
+    2
+    """
+    limit = min(len(s) for s in sequences) - 1
+    length = 0
+    while length < limit and all(s[length] == sequences[0][length] for s in sequences):
+        length += 1
+    return length
+
+
 def decode(model, ids, mask, max_new_tokens: int, end_ids, temperature: float | None = None,
-           stopped: Callable[[list[int]], bool] | None = None) -> list[tuple[list[int], bool]]:
+           stopped: Callable[[list[int]], bool] | None = None, prefix=None) -> list[tuple[list[int], bool]]:
     """Greedy (or sampled) decoding of a left-padded batch that drops each row from the batch once it finishes.
 
     `model.generate` keeps computing finished rows until the longest one ends; here a row leaves the batch (and its
     KV cache) at eos or when `stopped(its tokens)` says a stop string appeared, so short answers stop costing time.
+    `prefix` (1 x P tokens) shared by every row, such as the system prompt, is encoded once and copied to each row:
+    the padding then sits between it and each row's own tokens, which the attention mask and positions allow.
     Returns each row's new tokens and whether it finished (False: it ran into max_new_tokens).
     """
     import torch
     from transformers import DynamicCache
 
     cache = DynamicCache(config=model.config)
-    position = (mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding: count positions from each row's first token
     with torch.inference_mode():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=position, past_key_values=cache,
-                       use_cache=True, logits_to_keep=1).logits[:, -1]
+        if prefix is not None and prefix.shape[1]:
+            model(input_ids=prefix, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            cache.batch_repeat_interleave(len(ids))
+            mask = torch.cat([mask.new_ones(len(ids), prefix.shape[1]), mask], dim=1)
+        position = (mask.long().cumsum(-1) - 1).clamp(min=0)  # count positions over real tokens only
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=position[:, -ids.shape[1]:],
+                       past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
         last, live = position[:, -1], torch.arange(len(ids))
         out, ended = [[] for _ in range(len(ids))], [False] * len(ids)
         for _ in range(max_new_tokens):

@@ -79,6 +79,25 @@ def test_decode_drops_finished_rows_and_matches_generate(tiny_model_dir):
     assert ours[0][1] and len(ours[0][0]) <= 4
 
 
+def test_shared_prefix_is_encoded_once_with_the_same_result(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mathrl.generation import decode, shared_prefix
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, padding_side="left")
+    prompts = ["Solve step by step. What is 2 + 2?", "Solve step by step. How many pears are left if Tom eats 3?"]
+    encoded = tokenizer(prompts)["input_ids"]
+    shared = shared_prefix(encoded)
+    assert shared >= 4
+    full = tokenizer(prompts, return_tensors="pt", padding=True)
+    suffix = tokenizer.pad({"input_ids": [e[shared:] for e in encoded]}, return_tensors="pt")
+    whole = decode(model, full["input_ids"], full["attention_mask"], 6, torch.tensor([-1]))
+    split = decode(model, suffix["input_ids"], suffix["attention_mask"], 6, torch.tensor([-1]),
+                   prefix=torch.tensor([encoded[0][:shared]]))
+    assert split == whole
+
+
 # --------------------------------------------------------------------------- scoring and records
 
 
