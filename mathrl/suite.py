@@ -255,10 +255,12 @@ def sweep(notebook: str, param_sets: list[dict], out: str | Path, base: dict | N
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     stem = notebook_path(notebook).stem
+    known = parameters_of(notebook)
+    shared = {k: v for k, v in (base or {}).items() if k in known}  # e.g. the profile, for notebooks that take one
     rows = []
     for i, params in enumerate(param_sets):
         run_dir = out / f"run-{i}"
-        execute(notebook, out, {**(base or {}), **params, "out_dir": str(run_dir)}, name=f"{stem}-{i}")
+        execute(notebook, out, {**shared, **params, "out_dir": str(run_dir)}, name=f"{stem}-{i}")
         headline = read_record(run_dir, stem)["headline"]
         rows.append({"run": i, **params, **{k: v for k, v in headline.items() if not isinstance(v, (dict, list))}})
         echo(f"{stem}-{i}: {_headline_text(rows[-1])}")
@@ -294,8 +296,17 @@ def add_run_arguments(parser) -> None:
     parser.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks, in suite order")
 
 
+def parameter_value(text: str):
+    """A `-p NAME VALUE` value: YAML, with None/none also meaning None as in the notebooks.
+
+    >>> [parameter_value(t) for t in ("10", "None", "1.0e-5", "kaggle-2xt4", "[2, 4]")]
+    [10, None, 1e-05, 'kaggle-2xt4', [2, 4]]
+    """
+    return None if text.strip().lower() == "none" else yaml.safe_load(text)
+
+
 def run_run(args, cfg: Config) -> int:
-    given = {name: yaml.safe_load(value) for name, value in args.parameters}
+    given = {name: parameter_value(value) for name, value in args.parameters}
     if args.overrides:  # already checked by load_config in the command line, before any kernel starts
         given["overrides"] = list(args.overrides)
     if args.sweep:

@@ -90,6 +90,15 @@ def test_sweep_runs_one_notebook_per_parameter_set_and_tabulates(tmp_path):
     assert "| run | x | square |" in (tmp_path / "sweep" / "results.md").read_text()
 
 
+@pytest.mark.slow
+def test_run_sweep_from_the_command_line(tmp_path, capsys):
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    (tmp_path / "sweep.yaml").write_text(f"notebook: {notebook}\nruns:\n  - {{x: 5}}\n")
+    # the profile is handed only to notebooks that declare it
+    assert main(["run", "--out", str(tmp_path / "s"), "--sweep", str(tmp_path / "sweep.yaml")]) == 0
+    assert json.loads((tmp_path / "s" / "results.json").read_text())[0]["square"] == 25
+
+
 def test_sweep_file_must_list_parameter_sets(tmp_path):
     path = tmp_path / "sweep.yaml"
     path.write_text("notebook: 03_grpo_training\nruns: {max_steps: 2}\n")
