@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from mathrl import stats
-from mathrl.config import Config, ConfigError, MathrlError, get_format
+from mathrl.config import Config, ConfigError, MathrlError
 from mathrl.generation import (
     halving_batches, length_sorted_batches, prompt_texts, stop_strings, transformers_generate, vllm_generate,
 )
@@ -171,7 +171,8 @@ def _generate_missing(rows, done: dict, path: Path, generate, tokenizer, cfg: Co
     prompts = prompt_texts(rows, tokenizer)
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     # Whole batches are redone when any member is missing, so batch mates (and so the padding) match an unbroken run.
-    batches = [b for b in length_sorted_batches(lengths, cfg.eval.batch_size) if any(rows[i]["id"] not in done for i in b)]
+    batches = [b for b in length_sorted_batches(lengths, cfg.eval.batch_size)
+               if any(rows[i]["id"] not in done for i in b)]
     pending = [i for batch in batches for i in batch]
     k, temperature = cfg.eval.num_samples, cfg.eval.temperature
     bar = tqdm(total=len(rows), initial=len(rows) - len(pending), unit="example", disable=not progress)
@@ -373,7 +374,8 @@ def _line(name: str, result: dict) -> str:
 
 
 def print_summary(summary: dict) -> None:
-    print(f"{summary['model']} on {summary['split']} ({summary['n']} examples, headline rule: {summary['headline_rule']})")
+    print(f"{summary['model']} on {summary['split']} ({summary['n']} examples, "
+          f"headline rule: {summary['headline_rule']})")
     for rule, result in summary["accuracy"].items():
         print("  " + _line(rule, result) + f"  <- {summary['rules'][rule]}")
     lengths = summary["completion_tokens"]

@@ -44,7 +44,7 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
 
 
 def halving_batches(generate: Callable[[list], list], items: list, batch_size: int) -> Iterator[tuple[list, list]]:
-    """Yield (chunk, generate(chunk)) over items; a CUDA out-of-memory halves the chunk and retries instead of failing."""
+    """Yield (chunk, generate(chunk)) over items; a CUDA out-of-memory halves the chunk and retries it."""
     import torch
 
     start = 0

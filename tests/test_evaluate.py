@@ -1,5 +1,6 @@
-"""Evaluation: scoring rules, records, resuming, sampling metrics, base-vs-trained comparison, commands and bad input."""
+"""Evaluation: scoring rules, records, resuming, sampling metrics, base vs trained, commands and bad input."""
 
+import importlib.util
 import json
 
 import pytest
@@ -227,19 +228,15 @@ def test_ask_shows_reasoning_and_answer(tiny_model_dir, capsys):
 )
 def test_bad_input_gives_one_line_message(argv, code, message, tmp_path, capsys):
     (tmp_path / "empty.jsonl").write_text("")
-    argv = [a.replace("EMPTY", str(tmp_path / "empty.jsonl")) for a in argv] + ["--out", str(tmp_path)] * (argv[0] == "eval")
+    argv = [a.replace("EMPTY", str(tmp_path / "empty.jsonl")) for a in argv]
+    argv += ["--out", str(tmp_path)] if argv[0] == "eval" else []
     assert main(argv) == code
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
 def test_missing_vllm_says_how_to_proceed(tiny_model_dir, tmp_path):
-    pytest.importorskip("torch")
-    try:
-        import vllm  # noqa: F401
-        pytest.skip("vLLM is installed here")
-    except ImportError:
-        pass
     cfg = tiny_cfg(tiny_model_dir, tmp_path, use_vllm=True)
     with pytest.raises(MathrlError, match="pip install vllm"):
         ev.evaluate(cfg, progress=False)
