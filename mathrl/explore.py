@@ -201,13 +201,13 @@ def plot_problems(frame, shares: dict[str, float], path: str | Path):
 
 def _save(fig, path: str | Path):
     """Save, and show in a notebook the way mathrl.plots does (whatever the matplotlib backend)."""
-    from mathrl.plots import _show
+    from mathrl.plots import show
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # no software stamp in the file, so a figure drawn from the same data is byte-identical
     fig.savefig(path, dpi=100, metadata={"Software": None} if path.suffix == ".png" else None)
-    _show(fig)
+    show(fig)
     return fig
 
 

@@ -5,13 +5,14 @@ Each function saves a PNG under `folder` (default figures/), shows it inline ins
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure  # drawn on the Agg canvas: no display needed, no pyplot global state
 
+from mathrl import metrics
 from mathrl.config import MathrlError
+from mathrl.metrics import METRICS_FILE
 from mathrl.taxonomy import ERROR_KINDS
 
 FIGSIZE = (8, 4.5)  # inches: about notebook width at 100 dpi, so labels stay legible
@@ -32,18 +33,12 @@ def moving_average(values: Sequence[float | None], window: int) -> list[float | 
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    """The training log: a run folder's metrics.jsonl (or the file itself), one dict per logged step."""
+    """The training log's steps from a run folder or its metrics.jsonl (read by mathrl.metrics); empty is an error."""
     path = Path(path)
-    path = path / "metrics.jsonl" if path.is_dir() else path
-    if not path.is_file():
-        raise MathrlError(f"{path}: no training metrics log; train first or point at OUTPUT_DIR/metrics.jsonl")
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line being written while we read
-    rows = [r for r in rows if "step" in r]
+    folder = path.parent if path.name == METRICS_FILE else path
+    if not (folder / METRICS_FILE).is_file():
+        raise MathrlError(f"{path}: no training metrics log; train first or point at OUTPUT_DIR/{METRICS_FILE}")
+    rows = [r for r in metrics.read_metrics(folder) if "step" in r]
     if not rows:
         raise MathrlError(f"{path}: the log holds no steps yet")
     return rows
@@ -58,11 +53,12 @@ def _finish(fig: Figure, folder: str | Path | None, name: str) -> Figure:
     folder.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(folder / f"{name}.png", dpi=DPI)
-    _show(fig)
+    show(fig)
     return fig
 
 
-def _show(fig: Figure) -> None:
+def show(fig: Figure) -> None:
+    """Display fig inline when running inside a notebook kernel; do nothing in a terminal."""
     try:
         from IPython import get_ipython
         from IPython.display import display
