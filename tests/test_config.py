@@ -95,3 +95,10 @@ def test_field_help_covers_every_setting():
 def test_dict_overrides_apply_in_place():
     cfg = apply_overrides(Config(), {"train.beta": 0.1})
     assert cfg.train.beta == 0.1
+
+
+def test_docs_config_md_is_generated_from_the_code():
+    from mathrl.config import DOCS_PATH, config_markdown
+
+    assert DOCS_PATH.read_text() == config_markdown(), "run `mathrl config --write-docs`"
+    assert "`kaggle-2xt4`" in DOCS_PATH.read_text() and "`train.beta`" in DOCS_PATH.read_text()
