@@ -22,8 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from mathrl.config import DEFAULT_FORMAT, DEFAULT_REWARD_WEIGHTS, ConfigError, RewardConfig
+from mathrl.arithmetic import equations
 from mathrl.parsing import (
-    _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, _spec, as_text, equations, extract_answer, format_number, gold_answer,
+    _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, _spec, as_text, extract_answer, format_number, gold_answer,
     parse_sections, to_number,
 )
 
