@@ -6,12 +6,14 @@ Used by the stepwise reward and the error taxonomy; numbers are read with mathrl
 from __future__ import annotations
 
 import math
+import re
 
 from mathrl.parsing import _NUMBER, MAX_NUMBER_CHARS, _float, as_text
 
 
 class _Expr:
-    """Recursive descent over + - * / ( ) and numbers; no eval(), and at most 64 operands so nesting stays shallow."""
+    """Recursive descent over + - * / ^ √ ( ) and numbers; no eval(), at most 64 operands so nesting stays shallow,
+    and exponents of at most 64 so no power can blow up."""
 
     def __init__(self, text: str):
         self.text, self.i, self.operands = text, 0, 0
@@ -32,12 +34,22 @@ class _Expr:
         return value
 
     def _product(self) -> float:
-        value = self._atom()
+        value = self._power()
         while self.i < len(self.text) and self.text[self.i] in "*/":
             op = self.text[self.i]
             self.i += 1
-            value = value * self._atom() if op == "*" else value / self._atom()
+            value = value * self._power() if op == "*" else value / self._power()
         return value
+
+    def _power(self) -> float:
+        base = self._atom()
+        if self.i < len(self.text) and self.text[self.i] == "^":
+            self.i += 1
+            exponent = self._power()
+            if abs(exponent) > MAX_EXPONENT:
+                raise ValueError
+            return float(base**exponent) if base >= 0 or exponent.is_integer() else math.nan
+        return base
 
     def _atom(self) -> float:
         self.operands += 1
@@ -47,6 +59,9 @@ class _Expr:
         if ch in "+-":
             self.i += 1
             return -self._atom() if ch == "-" else self._atom()
+        if ch == "√":
+            self.i += 1
+            return math.sqrt(self._atom())
         if ch == "(":
             self.i += 1
             value = self._sum()
@@ -59,6 +74,37 @@ class _Expr:
             raise ValueError
         self.i = match.end()
         return float(match.group().replace(",", ""))
+
+
+MAX_EXPONENT = 64
+_LATEX_OPERATORS = (("\\left", ""), ("\\right", ""), ("\\cdot", "*"), ("\\times", "*"), ("\\div", "/"),
+                    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\sqrt", "√"), ("\\!", ""), ("\\,", ""),
+                    ("$", ""), (" ", ""))
+_LATEX_FRAC = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
+
+
+def latex_value(text: str) -> float | None:
+    r"""The value of LaTeX that is plain arithmetic (`\sqrt{16}`, `2^{3}`, `3 \cdot 4`, `\frac{1}{2}`), else None.
+
+    Evaluated here rather than by math-verify: exact for these forms and a thousand times cheaper; anything with a
+    variable or another command is left to math-verify.
+
+    >>> latex_value(r"\sqrt{5184}"), latex_value(r"2^{3} \cdot \frac{1}{2}"), latex_value(r"\pi r^2")
+    (72.0, 4.0, None)
+    """
+    text = as_text(text)
+    if len(text) > 2 * MAX_NUMBER_CHARS:
+        return None
+    for old, new in _LATEX_OPERATORS:
+        text = text.replace(old, new)
+    for _ in range(8):  # nested fractions, innermost first
+        text, found = _LATEX_FRAC.subn(r"((\1)/(\2))", text)
+        if not found:
+            break
+    text = text.replace("{", "(").replace("}", ")")
+    if not text or any(ch.isalpha() or ch == "\\" for ch in text):
+        return None
+    return _Expr(text).value()
 
 
 def evaluate(expression: str) -> float | None:

@@ -12,7 +12,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from mathrl.arithmetic import equations
+from mathrl.arithmetic import equations, latex_value
 from mathrl.config import DEFAULT_FORMAT, DEFAULT_REWARD_WEIGHTS, ConfigError, RewardConfig
 from mathrl.parsing import (
     _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, _spec, as_text, extract_answer, format_number, gold_answer,
@@ -49,7 +49,8 @@ def _gold(gold) -> tuple[str, float | None]:
 def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | None:
     """How a predicted answer matches the gold one: "exact", "tolerance", "close", "wrong"; None if gold is missing.
 
-    Plain numbers never reach math-verify; LaTeX (`\\sqrt{16}`, `2^{3}`) does, behind cfg.math_verify_timeout.
+    Plain numbers never reach math-verify, nor LaTeX that is plain arithmetic (`\\sqrt{16}`, `2^{3}`), which
+    arithmetic.latex_value evaluates; other LaTeX (a variable, `\\pi`) goes to math-verify behind cfg.math_verify_timeout.
 
     >>> grade("72", "#### 72"), grade("72.00004", 72), grade("70", "72"), grade("7", "72"), grade("7", None)
     ('exact', 'tolerance', 'close', 'wrong', None)
@@ -62,6 +63,8 @@ def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | Non
     if pred is None:
         return "wrong"
     p = to_number(pred) if isinstance(pred, str) else None
+    if p is None and isinstance(pred, str) and _needs_math_verify(pred):
+        p = latex_value(pred)
     if p is not None and g is not None:
         if p == g:
             return "exact"
@@ -374,7 +377,8 @@ outweighs all format rewards together: a correct answer with no format earns mor
 {', '.join(f'`{r}`' for r in RULES)}. Answer blocks that disagree (hedging) count as no answer. Graded correctness
 pays {', '.join(f'{k} {v:g}' for k, v in zip(('exact', 'within tolerance', 'close', 'wrong'), graded.graded_scores))}
 (tolerance {graded.tolerance:g}, close {graded.close_tolerance:g}, both relative). Plain numbers are compared in
-Python; only LaTeX answers go to math-verify, in a worker process killed after `rewards.math_verify_timeout` seconds.
+Python, and so is LaTeX that is plain arithmetic (`\\sqrt{{16}}`, `2^{{3}}`, `3 \\cdot 4`); only other LaTeX goes to math-verify,
+in a worker process killed after `rewards.math_verify_timeout` seconds.
 
 **Against TRL's `trl.rewards`**: `think_format_reward` pays when `<think>` is the very first character, no second
 `<think>` follows and `</think>` closes it; whatever comes after is ignored. With format `think`, ours also demand the

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mathrl.arithmetic import equations, evaluate
+from mathrl.arithmetic import equations, evaluate, latex_value
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,23 @@ def test_evaluate(expression, value):
 def test_equations_finds_annotations_steps_and_plain_lines():
     text = "48/2 = <<48/2=24>>24. @@@@ 24 * 3 = 72 @@@@\n2+2 = 5\nTotal = 72\nIn a list, 3, 4+5 = 9"
     assert equations(text) == [(24.0, 24.0, 0), (72.0, 72.0, 0), (4.0, 5.0, 0), (9.0, 9.0, 0)]
+
+
+@pytest.mark.parametrize(
+    "latex, value",
+    [
+        (r"\sqrt{5184}", 72.0),  # square root
+        (r"2^{3}", 8.0),  # power in braces
+        (r"3 \cdot 4", 12.0),  # centred dot
+        (r"6 \times 7", 42.0),  # times sign
+        (r"\dfrac{3}{4}", 0.75),  # display fraction
+        (r"\frac{\frac{1}{2}}{4}", 0.125),  # nested fractions, innermost first
+        (r"\left(1+2\right)^2", 9.0),  # sizing commands vanish
+        (r"2^{1000}", None),  # exponent above the cap: nothing can blow up
+        (r"\sqrt{-1}", None),  # not a real number
+        (r"\pi r^2", None),  # a constant and a variable: math-verify's job
+        (r"\text{72}", None),  # another command
+    ],
+)
+def test_latex_value(latex, value):
+    assert latex_value(latex) == value

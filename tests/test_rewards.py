@@ -233,12 +233,18 @@ def test_reward_table_and_docs_match_the_code():
 # --------------------------------------------------------------------------- math-verify
 
 
-def test_latex_answers_go_through_math_verify():
+def test_symbolic_latex_answers_go_through_math_verify():
     calls = rewards.MATH_VERIFY.calls
-    assert grade("\\sqrt{5184}", "72") == "exact"
-    assert grade("2^{7}", "72") == "wrong"
+    assert grade("\\mathbf{72}", "72") == "exact"  # a command the arithmetic reader does not know
     assert grade("\\boxed{1, 72}", "72") == "wrong"  # a set of answers is not the answer
     assert rewards.MATH_VERIFY.calls > calls
+
+
+def test_arithmetic_latex_is_evaluated_without_math_verify(monkeypatch):
+    monkeypatch.setattr(rewards, "_verified", lambda *a: pytest.fail("math-verify called on arithmetic LaTeX"))
+    assert grade("\\sqrt{5184}", "72") == "exact"
+    assert grade("2^{7}", "72") == "wrong"
+    assert grade("\\frac{144}{2}", "72") == "exact"
 
 
 def test_plain_numbers_never_reach_math_verify(monkeypatch):
