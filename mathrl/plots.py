@@ -10,9 +10,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure  # drawn on the Agg canvas: no display needed, no pyplot global state
 
-from mathrl import metrics
 from mathrl.config import MathrlError
-from mathrl.metrics import METRICS_FILE
 from mathrl.taxonomy import ERROR_KINDS
 
 FIGSIZE = (8, 4.5)  # inches: about notebook width at 100 dpi, so labels stay legible
@@ -34,6 +32,10 @@ def moving_average(values: Sequence[float | None], window: int) -> list[float | 
 
 def read_metrics(path: str | Path) -> list[dict]:
     """The training log's steps from a run folder or its metrics.jsonl (read by mathrl.metrics); empty is an error."""
+    # Imported here: mathrl.metrics pulls in transformers, whose import chatter would land in every plotting cell.
+    from mathrl import metrics
+    from mathrl.metrics import METRICS_FILE
+
     path = Path(path)
     folder = path.parent if path.name == METRICS_FILE else path
     if not (folder / METRICS_FILE).is_file():
