@@ -329,7 +329,7 @@ PROFILES: dict[str, dict] = {
         "eval.max_new_tokens": 32,
     },
     "cpu-learn": {
-        "_help": "offline model on easy reasoning-gym arithmetic; shows held-out accuracy rising in ~30 min on 2 cores",
+        "_help": "offline model on easy reasoning-gym arithmetic: format warm-up then GRPO, about an hour on 2 cores",
         "data.source": "reasoning_gym",
         "data.gym_task": "basic_arithmetic",
         "data.gym_size": 1200,
