@@ -13,6 +13,7 @@ from mathrl.config import Config, DataConfig, FormatSpec, MathrlError, get_forma
 
 SHIPPED_GSM8K = Path(__file__).resolve().parent.parent / "data" / "gsm8k"
 COLUMNS = ("id", "question", "answer", "solution", "prompt")
+GYM_TEST_TRIES = 4  # reasoning-gym problems drawn per test row wanted, before giving up on finding unseen ones
 
 
 class DataError(MathrlError):
@@ -88,20 +89,40 @@ def _read_hub(hub_id: str, hub_config: str | None, split: str) -> list[dict]:
         ) from None
 
 
-def _read_reasoning_gym(cfg: DataConfig, split: str) -> list[dict]:
+def _gym_items(cfg: DataConfig, size: int, seed: int):
     import reasoning_gym
 
-    # Train and test come from different seeds so they do not share problems.
-    seed = cfg.seed + (0 if split == "train" else 10_000)
     try:
-        generated = reasoning_gym.create_dataset(cfg.gym_task, size=cfg.gym_size, seed=seed, **cfg.gym_options)
+        return reasoning_gym.create_dataset(cfg.gym_task, size=size, seed=seed, **cfg.gym_options)
     except (KeyError, TypeError, ValueError) as err:
         raise DataError(f"reasoning-gym could not build {cfg.gym_task!r} with {cfg.gym_options}: {err}") from None
-    return [
-        {"question": item["question"], "answer": str(item["answer"]),
-         "solution": item["metadata"].get("answer_cot") or ""}
-        for item in generated
-    ]
+
+
+def _gym_row(item: dict) -> dict:
+    return {"question": item["question"], "answer": str(item["answer"]),
+            "solution": item["metadata"].get("answer_cot") or ""}
+
+
+def _read_reasoning_gym(cfg: DataConfig, split: str) -> list[dict]:
+    train = [_gym_row(item) for item in _gym_items(cfg, cfg.gym_size, cfg.seed)]
+    if split == "train":
+        return train
+    # Another seed alone is not enough: one-digit sums are only 242 problems, and two seeds of 1,200 share almost all
+    # of them, so "held-out" accuracy would measure recall. The test split keeps distinct problems unseen in train.
+    seen, test = {row["question"] for row in train}, []
+    for item in _gym_items(cfg, GYM_TEST_TRIES * cfg.gym_size, cfg.seed + 10_000):
+        row = _gym_row(item)
+        if row["question"] not in seen:
+            seen.add(row["question"])
+            test.append(row)
+            if len(test) == cfg.gym_size:
+                break
+    if not test:
+        raise DataError(
+            f"reasoning-gym {cfg.gym_task!r} with {cfg.gym_options} has no problem outside the {cfg.gym_size} training "
+            "problems: widen data.gym_options (more digits or terms) or lower data.gym_size"
+        )
+    return test
 
 
 # --------------------------------------------------------------------------- gold answers

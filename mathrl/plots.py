@@ -138,10 +138,10 @@ def accuracy_bars(summaries: Mapping[str, dict], folder=None) -> Figure:
         positions = [i + offset for i in range(len(labels))]
         bars = ax.bar(positions, heights, width, yerr=errors, capsize=4, label=f"{rule} rule")
         ax.bar_label(bars, labels=[f"{h:.1f}" for h in heights], padding=2, fontsize=8)
-    n = ", ".join(f"{m}: n={summaries[m]['n']}" for m in labels)
     headline = next(iter(summaries.values()))["headline_rule"]
-    ax.set_title(f"Accuracy with 95% Wilson intervals (headline rule: {headline}; {n})")
-    ax.set_xticks(range(len(labels)), labels)
+    ax.set_title(f"Accuracy with 95% Wilson intervals (headline rule: {headline})")
+    # the sample size sits under each model's name: in the title it ran off the figure with three models
+    ax.set_xticks(range(len(labels)), [f"{m}\nn={summaries[m]['n']}" for m in labels])
     ax.set_xlabel("model")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)

@@ -90,6 +90,26 @@ def test_reasoning_gym_rows_are_reproducible_and_disjoint_between_splits():
     assert {r["id"] for r in train}.isdisjoint({r["id"] for r in test})
 
 
+def test_reasoning_gym_test_split_holds_distinct_problems_unseen_in_train():
+    # 242 one-digit sums and differences: two seeds of 200 would share most of them
+    cfg = DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=200,
+                     gym_options={"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1,
+                                  "operators": ["+", "-"], "allow_parentheses": False})
+    train, test = load_rows(cfg, "train"), load_rows(cfg, "test")
+    questions = [r["question"] for r in test]
+    assert 0 < len(test) < 200 and len(set(questions)) == len(questions)
+    assert set(questions).isdisjoint(r["question"] for r in train)
+
+
+def test_reasoning_gym_without_unseen_problems_says_how_to_widen():
+    cfg = DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=3000,
+                     gym_options={"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1, "operators": ["+"],
+                                  "allow_parentheses": False})
+    assert len(load_rows(cfg, "train")) == 3000
+    with pytest.raises(DataError, match="widen data.gym_options"):
+        load_rows(cfg, "test")
+
+
 def test_gsm_symbolic_rows_carry_worked_solutions():
     row = load_rows(DataConfig(source="reasoning_gym", gym_task="gsm_symbolic", gym_size=2))[0]
     assert row["solution"] and float(row["answer"]) == float(row["answer"])

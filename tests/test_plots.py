@@ -62,7 +62,7 @@ def test_accuracy_bars_show_intervals_for_base_and_trained(tmp_path):
     fig = plots.accuracy_bars({"base": summary(2, 10), "trained": summary(5, 10)}, tmp_path)
     title, xlabel, ylabel = texts(fig)
     assert "95% Wilson" in title and ylabel == "accuracy (%)" and xlabel == "model"
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["base", "trained"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["base\nn=10", "trained\nn=10"]
     assert [round(p.get_height()) for p in fig.axes[0].patches] == [20, 50, 30, 60]
     assert (tmp_path / "accuracy.png").is_file()
 
