@@ -1,6 +1,10 @@
 """Does GRPO on the cpu-learn profile raise held-out accuracy? Greedy scoring before, after the format warm-up, and after.
 
-    nice python bench/learning_signal.py [--set key=value ...]      # ~30 min on 2 CPU cores; writes bench/results/learning_signal.json
+    nice python bench/learning_signal.py [--set key=value ...] [--eval-every N]
+        # ~30 min on 2 idle CPU cores; writes bench/results/learning_signal.json
+
+Held-out accuracy is also measured every N GRPO steps (greedy, the in-memory model), so a result that is only a lucky
+or unlucky end point shows as one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from transformers import TrainerCallback  # noqa: E402
 
 from mathrl import stats  # noqa: E402
 from mathrl.config import load_config  # noqa: E402
+from mathrl.data import load_rows  # noqa: E402
 from mathrl.evaluate import eval_rows, evaluate, read_records  # noqa: E402
 from mathrl.generation import stop_strings, transformers_generate  # noqa: E402
 from mathrl.train import build_trainer, save_final  # noqa: E402
@@ -45,6 +50,17 @@ class GroupRewards(TrainerCallback):
             groups = [values[i : i + self.group_size] for i in range(0, len(values), self.group_size)]
             per_step[name] = [sum(g) / len(g) for g in groups if g and not any(math.isnan(v) for v in g)]
         self.steps[state.global_step] = per_step
+
+
+class HeldOutCurve(TrainerCallback):
+    """Greedy held-out accuracy of the in-memory model every `every` optimizer steps."""
+
+    def __init__(self, every: int, measure):
+        self.every, self.measure, self.points = every, measure, []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every and state.global_step % self.every == 0 and state.global_step < args.max_steps:
+            self.points.append({"step": state.global_step, **self.measure(f"step{state.global_step}")})
 
 
 def mean_se(values: list[float]) -> dict:
@@ -84,29 +100,55 @@ def scored(cfg, name, out, rows, generator=None):
     return [records[r["id"]] for r in rows]
 
 
+def draw_figures(out: Path, folder: Path) -> None:
+    """Reward and length curves from the run's metrics log, and accuracy at each stage, as PNGs in `folder`."""
+    from mathrl import plots
+
+    plots.reward_curves(out / "train" / "metrics.jsonl", folder)
+    plots.length_curve(out / "train" / "metrics.jsonl", folder)
+    stages = {"base": "eval_base", "warm-up": "eval_warmup", "after GRPO": "eval_trained"}
+    plots.accuracy_bars({name: json.loads((out / d / "summary.json").read_text()) for name, d in stages.items()}, folder)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", default=str(ROOT / "runs" / "learning_signal"))
+    parser.add_argument("--eval-every", type=int, default=8, help="held-out accuracy every N steps (0: off)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--figures", type=Path, help="also draw the run's figures into this folder (e.g. figures)")
     args = parser.parse_args()
     started = time.time()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: this measures learning, not resuming
     cfg = load_config("cpu-learn", overrides=[f"train.output_dir={out / 'train'}", *args.overrides])
     rows = eval_rows(cfg)
-    print(f"held-out problems: {len(rows)}", flush=True)
+    train_questions = {r["question"] for r in load_rows(cfg.data, "train")}
+    print(f"held-out problems: {len(rows)}, {len({r['question'] for r in rows} & train_questions)} also in train",
+          flush=True)
 
     base = scored(cfg, cfg.model.name, out / "eval_base", rows)
     print(f"base scored ({time.time() - started:.0f}s)", flush=True)
 
     groups = GroupRewards(cfg.train.num_generations)
-    trainer = build_trainer(cfg, callbacks=(groups,))
+
+    def in_memory(name: str) -> list[dict]:
+        trainer.model.eval()
+        generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
+                                         stop_strings(cfg.format))
+        records = scored(cfg, name, out / f"eval_{name}", rows, (generate, trainer.processing_class))
+        trainer.model.train()
+        return records
+
+    def point(name: str) -> dict:
+        strict = summary(in_memory(name), "strict")
+        print(f"{name}: strict accuracy {strict['accuracy']:.3f} ({time.time() - started:.0f}s)", flush=True)
+        return {"strict": strict["accuracy"], "mean_tokens": strict["mean_tokens"]}
+
+    curve = HeldOutCurve(args.eval_every, point)
+    trainer = build_trainer(cfg, callbacks=(groups, curve))
     groups.trainer = trainer
-    trainer.model.eval()
-    warm_generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
-                                          stop_strings(cfg.format))
-    warmed = scored(cfg, "after-warmup", out / "eval_warmup", rows, (warm_generate, trainer.processing_class))
-    trainer.model.train()
+    warmed = in_memory("warmup")
     print(f"warm-up scored ({time.time() - started:.0f}s)", flush=True)
     trainer.train()
     final = save_final(trainer, cfg)
@@ -115,14 +157,17 @@ def main() -> int:
 
     result = {
         "profile": cfg.profile, "settings": {k: v for k, v in cfg.to_dict()["train"].items()},
-        "held_out": {"source": cfg.data.source, "task": cfg.data.gym_task, "split": cfg.data.eval_split,
-                     "n": len(rows)},
+        "held_out": {"source": cfg.data.source, "task": cfg.data.gym_task, "options": cfg.data.gym_options,
+                     "split": cfg.data.eval_split, "n": len(rows), "distinct": len({r["question"] for r in rows}),
+                     "in_train": len({r["question"] for r in rows} & train_questions)},
         "base": {"flexible": summary(base, "flexible"), "strict": summary(base, "strict")},
         "after_warmup": {"flexible": summary(warmed, "flexible"), "strict": summary(warmed, "strict")},
         "after_grpo": {"flexible": summary(after, "flexible"), "strict": summary(after, "strict")},
         # the target: format-compliant (strict) accuracy after training against the base's best (last number) reading
         "mcnemar_after_strict_vs_base_flexible": paired(base, "flexible", after, "strict"),
         "mcnemar_after_strict_vs_warmup_strict": paired(warmed, "strict", after, "strict"),
+        "held_out_curve": [{"step": 0, "strict": summary(warmed, "strict")["accuracy"]}, *curve.points,
+                           {"step": trainer.state.global_step, "strict": summary(after, "strict")["accuracy"]}],
         "rewards_first_last_steps": edge_rewards(groups.steps),
         "steps": trainer.state.global_step,
         "seconds": round(time.time() - started),
@@ -130,14 +175,17 @@ def main() -> int:
     target = result["after_grpo"]["strict"]["accuracy"] > result["base"]["flexible"]["accuracy"]
     result["target_met"] = bool(target and result["mcnemar_after_strict_vs_base_flexible"]["p_value"] < 0.05
                                 and result["after_grpo"]["strict"]["mean_tokens"] >= 0.5 * result["base"]["flexible"]["mean_tokens"])
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    if args.figures:
+        draw_figures(out, args.figures)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=2))
     for stage in ("base", "after_warmup", "after_grpo"):
         for rule in ("flexible", "strict"):
             s = result[stage][rule]
             print(f"{stage:>13} {rule:>8}: accuracy {s['accuracy']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] "
                   f"format {s['format_rate']:.2f} tokens {s['mean_tokens']:.1f}")
     print(f"McNemar after-strict vs base-flexible: {result['mcnemar_after_strict_vs_base_flexible']}")
+    print("held-out strict accuracy by step: " + ", ".join(f"{p['step']}: {p['strict']:.3f}" for p in result["held_out_curve"]))
     print(f"McNemar after-strict vs warm-up-strict: {result['mcnemar_after_strict_vs_warmup_strict']}")
     for name, edge in result["rewards_first_last_steps"].items():
         print(f"  {name:>22}: first {edge['first']['mean']} +- {edge['first']['se']}  last {edge['last']['mean']} "

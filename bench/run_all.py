@@ -54,7 +54,17 @@ def _plan_gpu(d):
 
 
 def _learning(d):
-    return [(key, value, "") for key, value in d.get("headline", d).items() if not isinstance(value, (dict, list))]
+    base, warm, after = (d[k]["strict"]["accuracy"] for k in ("base", "after_warmup", "after_grpo"))
+    base_flexible = d["base"]["flexible"]["accuracy"]
+    vs_base, vs_warm = d["mcnemar_after_strict_vs_base_flexible"], d["mcnemar_after_strict_vs_warmup_strict"]
+    n = d["held_out"]["n"]
+    return [
+        (f"{d['profile']}: held-out strict accuracy after GRPO / base (last number), n={n}, McNemar "
+         f"p={vs_base['p_value']:.2g}", f"{after:.3f} / {base_flexible:.3f}", "higher, p < 0.05"),
+        (f"{d['profile']}: after GRPO / after the format warm-up alone, McNemar p={vs_warm['p_value']:.2g}",
+         f"{after:.3f} / {warm:.3f}", ""),
+        (f"{d['profile']}: base strict accuracy (answer tag)", f"{base:.3f}", ""),
+    ]
 
 
 # (results file, command, extractor, when): when = cpu | gpu | learning
