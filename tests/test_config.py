@@ -21,10 +21,17 @@ def test_kaggle_profile_is_fp32_on_two_gpus_with_reference_settings():
 
 
 def test_yaml_round_trip_keeps_every_value(tmp_path):
-    cfg = load_config("cpu-learn", overrides=["train.beta=0.04", "rewards.weights.number_reward=0.5"])
+    cfg = load_config("cpu-learn", overrides=["train.beta=0.04", "train.format_warmup_steps=0",
+                                              "rewards.weights.number_reward=0.5"])
     path = cfg.save(tmp_path / "run.yaml")
     again = load_config(config_file=path)
     assert again.to_dict() == cfg.to_dict()
+
+
+def test_kl_against_a_reference_that_missed_the_format_warmup_is_refused():
+    with pytest.raises(ConfigError, match="model before the format warm-up; set train.beta=0"):
+        load_config("cpu-learn", overrides=["train.beta=0.04"])
+    assert load_config("cpu-smoke", overrides=["train.beta=0.04"]).train.beta == 0.04
 
 
 def test_overrides_are_typed():
