@@ -123,9 +123,9 @@ def main() -> int:
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: this measures learning, not resuming
     cfg = load_config("cpu-learn", overrides=[f"train.output_dir={out / 'train'}", *args.overrides])
     rows = eval_rows(cfg)
-    train_questions = {r["question"] for r in load_rows(cfg.data, "train")}
-    print(f"held-out problems: {len(rows)}, {len({r['question'] for r in rows} & train_questions)} also in train",
-          flush=True)
+    held_out = {r["question"] for r in rows}
+    in_train = len(held_out & {r["question"] for r in load_rows(cfg.data, "train")})
+    print(f"held-out problems: {len(rows)}, {in_train} also in train", flush=True)
 
     base = scored(cfg, cfg.model.name, out / "eval_base", rows)
     print(f"base scored ({time.time() - started:.0f}s)", flush=True)
@@ -158,20 +158,19 @@ def main() -> int:
     result = {
         "profile": cfg.profile, "settings": {k: v for k, v in cfg.to_dict()["train"].items()},
         "held_out": {"source": cfg.data.source, "task": cfg.data.gym_task, "options": cfg.data.gym_options,
-                     "split": cfg.data.eval_split, "n": len(rows), "distinct": len({r["question"] for r in rows}),
-                     "in_train": len({r["question"] for r in rows} & train_questions)},
+                     "split": cfg.data.eval_split, "n": len(rows), "distinct": len(held_out), "in_train": in_train},
         "base": {"flexible": summary(base, "flexible"), "strict": summary(base, "strict")},
         "after_warmup": {"flexible": summary(warmed, "flexible"), "strict": summary(warmed, "strict")},
         "after_grpo": {"flexible": summary(after, "flexible"), "strict": summary(after, "strict")},
         # the target: format-compliant (strict) accuracy after training against the base's best (last number) reading
         "mcnemar_after_strict_vs_base_flexible": paired(base, "flexible", after, "strict"),
         "mcnemar_after_strict_vs_warmup_strict": paired(warmed, "strict", after, "strict"),
-        "held_out_curve": [{"step": 0, "strict": summary(warmed, "strict")["accuracy"]}, *curve.points,
-                           {"step": trainer.state.global_step, "strict": summary(after, "strict")["accuracy"]}],
         "rewards_first_last_steps": edge_rewards(groups.steps),
         "steps": trainer.state.global_step,
         "seconds": round(time.time() - started),
     }
+    result["held_out_curve"] = [{"step": 0, "strict": result["after_warmup"]["strict"]["accuracy"]}, *curve.points,
+                                {"step": result["steps"], "strict": result["after_grpo"]["strict"]["accuracy"]}]
     target = result["after_grpo"]["strict"]["accuracy"] > result["base"]["flexible"]["accuracy"]
     result["target_met"] = bool(target and result["mcnemar_after_strict_vs_base_flexible"]["p_value"] < 0.05
                                 and result["after_grpo"]["strict"]["mean_tokens"] >= 0.5 * result["base"]["flexible"]["mean_tokens"])
