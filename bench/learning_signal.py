@@ -156,7 +156,8 @@ def main() -> int:
     after = scored(cfg, str(final), out / "eval_trained", rows)
 
     result = {
-        "profile": cfg.profile, "settings": {k: v for k, v in cfg.to_dict()["train"].items()},
+        "profile": cfg.profile, "overrides": args.overrides, "settings": cfg.to_dict()["train"],
+        "rewards": cfg.to_dict()["rewards"],
         "held_out": {"source": cfg.data.source, "task": cfg.data.gym_task, "options": cfg.data.gym_options,
                      "split": cfg.data.eval_split, "n": len(rows), "distinct": len(held_out), "in_train": in_train},
         "base": {"flexible": summary(base, "flexible"), "strict": summary(base, "strict")},
