@@ -155,9 +155,9 @@ def main() -> int:
     print(f"trained ({time.time() - started:.0f}s)", flush=True)
     after = scored(cfg, str(final), out / "eval_trained", rows)
 
+    settings = cfg.to_dict()
     result = {
-        "profile": cfg.profile, "overrides": args.overrides, "settings": cfg.to_dict()["train"],
-        "rewards": cfg.to_dict()["rewards"],
+        "profile": cfg.profile, "overrides": args.overrides, "settings": settings["train"], "rewards": settings["rewards"],
         "held_out": {"source": cfg.data.source, "task": cfg.data.gym_task, "options": cfg.data.gym_options,
                      "split": cfg.data.eval_split, "n": len(rows), "distinct": len(held_out), "in_train": in_train},
         "base": {"flexible": summary(base, "flexible"), "strict": summary(base, "strict")},
