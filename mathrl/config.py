@@ -190,6 +190,7 @@ class DataConfig:
     seed: int = _help("seed for generated data and shuffles", 0)
     format: str = _help(f"output format: {' | '.join(FORMATS)}", DEFAULT_FORMAT)
     instruction_in_user_turn: bool = _help("repeat the format instruction in the user turn (small models need it)", True)
+    system_prompt: str | None = _help("system prompt in place of the format's own (None = the format's); name its tags", None)
     max_prompt_tokens: int | None = _help("drop prompts longer than this many tokens (None = keep all)", None)
 
 
@@ -512,6 +513,11 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.source={cfg.data.source!r}: choose gsm8k, hub, file or reasoning_gym")
     if cfg.data.answer_style not in ("gsm8k", "final", "boxed"):
         raise ConfigError(f"data.answer_style={cfg.data.answer_style!r}: choose gsm8k, final or boxed")
+    answer_tag, d = get_format(cfg.data.format).answer.open, cfg.data
+    if d.system_prompt is not None and answer_tag not in d.system_prompt and not d.instruction_in_user_turn:
+        raise ConfigError(f"data.system_prompt never names the answer tag {answer_tag!r} and the user turn does not "
+                          "either, so nothing asks for the format: name the tags in the prompt, or set "
+                          "data.instruction_in_user_turn=true")
     for key in ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "num_generations",
                 "max_completion_length", "max_prompt_length", "save_steps", "logging_steps"):
         if getattr(t, key) <= 0:

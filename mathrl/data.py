@@ -167,9 +167,10 @@ def user_turn(question: str, fmt: FormatSpec, repeat_instruction: bool) -> str:
     return f"{question}\n\n{fmt.user_hint}" if repeat_instruction else question
 
 
-def make_prompt(question: str, fmt: FormatSpec, repeat_instruction: bool = True) -> list[dict]:
+def make_prompt(question: str, fmt: FormatSpec, repeat_instruction: bool = True,
+                system_prompt: str | None = None) -> list[dict]:
     return [
-        {"role": "system", "content": fmt.system_prompt},
+        {"role": "system", "content": fmt.system_prompt if system_prompt is None else system_prompt},
         {"role": "user", "content": user_turn(question, fmt, repeat_instruction)},
     ]
 
@@ -200,7 +201,7 @@ def to_rows(records: list[dict], cfg: DataConfig, source_name: str, split: str, 
             "question": str(question).strip(),
             "answer": answer,
             "solution": solution,
-            "prompt": make_prompt(str(question).strip(), fmt, cfg.instruction_in_user_turn),
+            "prompt": make_prompt(str(question).strip(), fmt, cfg.instruction_in_user_turn, cfg.system_prompt),
         })
     return rows
 

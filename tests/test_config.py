@@ -34,6 +34,13 @@ def test_kl_against_a_reference_that_missed_the_format_warmup_is_refused():
     assert load_config("cpu-smoke", overrides=["train.beta=0.04"]).train.beta == 0.04
 
 
+def test_a_system_prompt_that_never_asks_for_the_format_is_refused():
+    quiet = ["data.system_prompt=Solve the problem.", "data.instruction_in_user_turn=false"]
+    with pytest.raises(ConfigError, match="never names the answer tag '<answer>'"):
+        load_config("cpu-smoke", overrides=quiet)
+    assert load_config("cpu-smoke", overrides=quiet[:1]).data.system_prompt == "Solve the problem."
+
+
 def test_overrides_are_typed():
     cfg = load_config("cpu-smoke", overrides=["train.max_steps=7", "model.lora=true", "data.limit=none",
                                               "train.learning_rate=3e-5", "data.gym_options={max_digits: 1}"])

@@ -49,6 +49,12 @@ def test_instruction_can_stay_in_the_system_prompt_only():
     assert row["prompt"][1]["content"] == row["question"]
 
 
+def test_a_configured_system_prompt_replaces_the_formats_own():
+    short = "Reply as <reasoning>...</reasoning> <answer>N</answer>."
+    row = load_rows(DataConfig(limit=1, system_prompt=short, instruction_in_user_turn=False), "test")[0]
+    assert row["prompt"] == [{"role": "system", "content": short}, {"role": "user", "content": row["question"]}]
+
+
 @pytest.mark.parametrize("solution, gold", [
     ("5 + 5 = 10\n#### 10", "10"),
     ("big\n#### 1,000", "1000"),  # thousands separators go
