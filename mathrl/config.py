@@ -537,12 +537,13 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"train.scale_rewards={t.scale_rewards!r}: choose group, batch or none")
     if t.beta < 0 or t.learning_rate <= 0 or t.temperature <= 0:
         raise ConfigError("train.beta must be >= 0, train.learning_rate and train.temperature > 0")
-    if t.beta > 0 and t.format_warmup_steps > 0:
-        # TRL builds its KL reference from the model's path (or, for LoRA, the model without adapters): the model
-        # before the warm-up, so the KL term would pull the policy back towards not writing the format.
+    if t.beta > 0 and t.format_warmup_steps > 0 and cfg.model.lora:
+        # With LoRA, TRL's KL reference is the model with its adapters switched off: the model before the warm-up, so
+        # the KL term would pull the policy back towards not writing the format.
         raise ConfigError(
-            f"train.beta={t.beta} with train.format_warmup_steps={t.format_warmup_steps}: the KL reference would be "
-            "the model before the format warm-up; set train.beta=0 or train.format_warmup_steps=0"
+            f"train.beta={t.beta} with train.format_warmup_steps={t.format_warmup_steps} and model.lora: the KL "
+            "reference would be the model before the format warm-up; set train.beta=0, train.format_warmup_steps=0 "
+            "or model.lora=false"
         )
     unknown = sorted(set(cfg.rewards.weights) - set(REWARDS))
     if unknown:

@@ -303,7 +303,19 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
         losses = format_warmup(trainer.model, tokenizer, rows, cfg.format, cfg.train.format_warmup_steps,
                                cfg.train.format_warmup_lr, cfg.train.per_device_train_batch_size, cfg.train.seed)
         say(f"format warm-up: {len(losses)} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+        if trainer.ref_model is not None:
+            _reference_is_the_warmed_model(trainer)
     return trainer
+
+
+def _reference_is_the_warmed_model(trainer) -> None:
+    """Copy the warmed weights into TRL's KL reference, which it built from the model's path before the warm-up."""
+    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
+        raise ConfigError("train.beta > 0 with a format warm-up needs the KL reference rebuilt from the warmed model, "
+                          "which sharded (DeepSpeed/FSDP) references do not allow here: set train.beta=0 or "
+                          "train.format_warmup_steps=0, or launch without DeepSpeed/FSDP")
+    unwrap = trainer.accelerator.unwrap_model
+    unwrap(trainer.ref_model).load_state_dict(unwrap(trainer.model).state_dict())
 
 
 # --------------------------------------------------------------------------- running it

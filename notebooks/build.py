@@ -146,9 +146,10 @@ REWARDS = (
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
          "overrides=overrides, num_generations=num_generations, completion_tokens=completion_tokens)\n"
          "rows = load_rows(cfg.data, cfg.data.eval_split)[:samples]\nprint(suite.describe_config(cfg))"),
-        ("## The format\n\nThe system prompt teaches the tags; the user turn repeats a one-line reminder because the "
-         "small model ignored a format asked for only in the system prompt.",
-         "print(cfg.format.system_prompt)\nprint()\nprint(cfg.format.user_hint)"),
+        ("## The format\n\nThe prompt the model sees for the first problem. The system prompt teaches the tags (the "
+         "format's own, or `data.system_prompt`); the user turn repeats a one-line reminder because the small model "
+         "ignored a format asked for only in the system prompt.",
+         "for turn in rows[0][\"prompt\"]:\n    print(f\"[{turn['role']}]\\n{turn['content']}\\n\")"),
         ("A gold solution written in this format: what a perfect completion looks like.",
          "from mathrl.parsing import render_gold\n\nprint(render_gold(rows[0][\"solution\"], cfg.format))"),
         ("## The reward table\n\nEvery component, what it pays, its range and its weight. Weight 0 keeps a component "

@@ -1,0 +1,76 @@
+"""The format warm-up: what it imitates, that it learns it, that only trainable weights move, and the KL reference."""
+
+import pytest
+
+from mathrl.config import get_format, load_config
+from mathrl.data import load_rows
+from mathrl.parsing import extract_answer
+from mathrl.warmup import format_warmup, warmup_text
+from tests.test_train import tiny_cfg
+
+
+def test_gsm8k_gold_solution_is_imitated_in_the_format():
+    row = load_rows(load_config("cpu-smoke").data, "test")[0]
+    text = warmup_text(row, get_format("reasoning"))
+    assert text.startswith("<reasoning>") and "#### " not in text
+    assert extract_answer(text, "reasoning", ("answer_tag",)).value == row["answer"]
+
+
+def test_a_problem_without_a_worked_solution_restates_itself_as_the_reasoning():
+    row = {"question": "Calculate 61 - 16.", "answer": "45", "solution": ""}
+    text = warmup_text(row, get_format("reasoning"))
+    assert text.split("</reasoning>")[0].strip() == "<reasoning>\nCalculate 61 - 16."
+    assert extract_answer(text, "reasoning", ("answer_tag",)).value == "45"
+
+
+def _model(cfg):
+    from mathrl.models import choose_precision, load_model
+
+    model, tokenizer, _ = load_model(cfg.model, choose_precision("float32"))
+    return model, tokenizer
+
+
+def test_loss_falls_on_the_rendered_solutions(tiny_model_dir, tmp_path):
+    cfg = tiny_cfg(tiny_model_dir, tmp_path)
+    model, tokenizer = _model(cfg)
+    rows = load_rows(cfg.data, "train")[:4]
+    losses = format_warmup(model, tokenizer, rows, cfg.format, steps=12, learning_rate=1e-2, batch_size=4)
+    assert len(losses) == 12 and losses[-1] < 0.8 * losses[0]
+
+
+def test_frozen_weights_stay_put(tiny_model_dir, tmp_path):
+    cfg = tiny_cfg(tiny_model_dir, tmp_path)
+    model, tokenizer = _model(cfg)
+    frozen = model.get_input_embeddings().weight
+    frozen.requires_grad_(False)
+    before = frozen.detach().clone()
+    trained = next(p for n, p in model.named_parameters() if "q_proj" in n)
+    trained_before = trained.detach().clone()
+    format_warmup(model, tokenizer, load_rows(cfg.data, "train")[:4], cfg.format, steps=2, learning_rate=1e-2,
+                  batch_size=4)
+    assert frozen.equal(before) and not trained.equal(trained_before)
+
+
+def test_no_steps_leaves_the_model_alone(tiny_model_dir, tmp_path):
+    cfg = tiny_cfg(tiny_model_dir, tmp_path)
+    model, tokenizer = _model(cfg)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert format_warmup(model, tokenizer, load_rows(cfg.data, "train")[:4], cfg.format, 0, 1e-2, 4) == []
+    assert all(p.equal(before[n]) for n, p in model.named_parameters())
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.04])
+def test_the_kl_reference_is_the_warmed_model(tiny_model_dir, tmp_path, beta):
+    from mathrl.train import build_trainer
+
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.beta": beta, "train.format_warmup_steps": 2,
+                                                "train.format_warmup_lr": 1e-2})
+    trainer = build_trainer(cfg)
+    initial, _ = _model(cfg)
+    warmed = trainer.model.state_dict()
+    assert any(not p.equal(warmed[n]) for n, p in initial.state_dict().items())  # the warm-up moved the policy
+    if beta == 0.0:
+        assert trainer.ref_model is None
+    else:
+        reference = trainer.ref_model.state_dict()
+        assert all(reference[n].equal(p) for n, p in warmed.items())
