@@ -1,6 +1,7 @@
 """Safe arithmetic for checking worked solutions: evaluate `a op b` without eval(), find `a op b = c` in text.
 
-Used by the stepwise reward and the error taxonomy; numbers are read with mathrl.parsing's rules.
+Used by the stepwise reward and the error taxonomy; numbers are read with mathrl.parsing's rules. Also writes worked
+steps for sums and differences that come without a solution.
 """
 
 from __future__ import annotations
@@ -150,3 +151,33 @@ def equations(text, limit: int = 64) -> list[tuple[float, float, int]]:
             digits = result.group().partition(".")[2].partition("e")[0]
             found.append((lhs, rhs, len(digits)))
     return found
+
+
+_TWO_TERMS = re.compile(r"^\s*(-?\d+)\s*([+-])\s*(\d+)\s*$")
+
+
+def worked_sum(expression: str) -> str | None:
+    """`a + b` or `a - b` of whole numbers worked out tens first, then ones, as GSM8K-style lines; None otherwise.
+
+    >>> print(worked_sum("47 + 38"))
+    47 + 30 = 77
+    77 + 8 = 85
+    #### 85
+    >>> print(worked_sum("34 - 6"))
+    34 - 6 = 28
+    #### 28
+    >>> worked_sum("2 * 3") is None
+    True
+    """
+    found = _TWO_TERMS.match(as_text(expression))
+    if not found:
+        return None
+    a, op, b = int(found[1]), found[2], int(found[3])
+    sign = 1 if op == "+" else -1
+    tens, ones = b - b % 10, b % 10
+    if tens == 0 or ones == 0:
+        lines = [f"{a} {op} {b} = {a + sign * b}"]
+    else:
+        middle = a + sign * tens
+        lines = [f"{a} {op} {tens} = {middle}", f"{middle} {op} {ones} = {middle + sign * ones}"]
+    return "\n".join([*lines, f"#### {a + sign * b}"])

@@ -9,6 +9,7 @@ import json
 import statistics
 from pathlib import Path
 
+from mathrl.arithmetic import worked_sum
 from mathrl.config import Config, DataConfig, FormatSpec, MathrlError, get_format
 
 SHIPPED_GSM8K = Path(__file__).resolve().parent.parent / "data" / "gsm8k"
@@ -99,8 +100,9 @@ def _gym_items(cfg: DataConfig, size: int, seed: int):
 
 
 def _gym_row(item: dict) -> dict:
-    return {"question": item["question"], "answer": str(item["answer"]),
-            "solution": item["metadata"].get("answer_cot") or ""}
+    # basic_arithmetic comes without worked steps; tens-then-ones steps give the format warm-up a method to imitate
+    solution = item["metadata"].get("answer_cot") or worked_sum(item["metadata"].get("expression", "")) or ""
+    return {"question": item["question"], "answer": str(item["answer"]), "solution": solution}
 
 
 def _read_reasoning_gym(cfg: DataConfig, split: str) -> list[dict]:
