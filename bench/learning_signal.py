@@ -114,7 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", default=str(ROOT / "runs" / "learning_signal"))
-    parser.add_argument("--eval-every", type=int, default=8, help="held-out accuracy every N steps (0: off)")
+    parser.add_argument("--eval-every", type=int, default=20, help="held-out accuracy every N steps (0: off)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--figures", type=Path, help="also draw the run's figures into this folder (e.g. figures)")
     args = parser.parse_args()

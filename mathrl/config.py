@@ -330,7 +330,7 @@ PROFILES: dict[str, dict] = {
         "eval.max_new_tokens": 32,
     },
     "cpu-learn": {
-        "_help": "offline model, reasoning-gym sums and differences of two-digit numbers: format warm-up, then GRPO; ~30 min on 2 cores",
+        "_help": "offline model, reasoning-gym sums and differences of two-digit numbers: format warm-up, then GRPO; ~25 min on 2 cores",
         "data.source": "reasoning_gym",
         "data.gym_task": "basic_arithmetic",
         "data.gym_size": 1200,
@@ -338,9 +338,13 @@ PROFILES: dict[str, dict] = {
         # mostly seen in training, only 6.5% of the unseen held-out set, so training and evaluation differed.
         "data.gym_options": {"min_terms": 2, "max_terms": 2, "min_digits": 2, "max_digits": 2,
                              "operators": ["+", "-"], "allow_parentheses": False},
+        # A short prompt (110 -> 47 tokens): the warm-up teaches the format anyway, and on 2 cores a forward and
+        # backward pass over 16 sequences took 16 s at 135 tokens against 6 s at 65.
+        "data.system_prompt": "Solve the problem. Reply as <reasoning>...</reasoning> <answer>N</answer>.",
+        "data.instruction_in_user_turn": False,
         "rewards.correctness_mode": "graded",
         "model.name": OFFLINE_MODEL,
-        "train.max_steps": 32,
+        "train.max_steps": 40,
         "train.learning_rate": 5e-6,
         "train.per_device_train_batch_size": 16,
         "train.num_generations": 8,
