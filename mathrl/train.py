@@ -299,23 +299,31 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
         _enable_compiled_decoding(trainer)
     if warmup is None:
         warmup = find_checkpoint(out) is None
-    if warmup and cfg.train.format_warmup_steps > 0:
-        losses = format_warmup(trainer.model, tokenizer, rows, cfg.format, cfg.train.format_warmup_steps,
+    if cfg.train.format_warmup_steps > 0 and (warmup or trainer.ref_model is not None):
+        reference = _warmable_reference(trainer)
+        # A resumed checkpoint holds the warmed policy, but TRL rebuilt the KL reference from the model's path, before
+        # the warm-up: the same seeded warm-up run on the reference rebuilds it.
+        target = trainer.model if warmup else reference
+        losses = format_warmup(target, tokenizer, rows, cfg.format, cfg.train.format_warmup_steps,
                                cfg.train.format_warmup_lr, cfg.train.per_device_train_batch_size, cfg.train.seed)
-        say(f"format warm-up: {len(losses)} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
-        if trainer.ref_model is not None:
-            _reference_is_the_warmed_model(trainer)
+        say(f"format warm-up{'' if warmup else ' of the KL reference'}: {len(losses)} steps, "
+            f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+        if warmup and reference is not None:
+            reference.load_state_dict(trainer.accelerator.unwrap_model(trainer.model).state_dict())
     return trainer
 
 
-def _reference_is_the_warmed_model(trainer) -> None:
-    """Copy the warmed weights into TRL's KL reference, which it built from the model's path before the warm-up."""
+def _warmable_reference(trainer):
+    """TRL's KL reference as a plain module that takes the warmed weights, or None when there is no reference."""
+    if trainer.ref_model is None:
+        return None
     if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
         raise ConfigError("train.beta > 0 with a format warm-up needs the KL reference rebuilt from the warmed model, "
                           "which sharded (DeepSpeed/FSDP) references do not allow here: set train.beta=0 or "
                           "train.format_warmup_steps=0, or launch without DeepSpeed/FSDP")
-    unwrap = trainer.accelerator.unwrap_model
-    unwrap(trainer.ref_model).load_state_dict(unwrap(trainer.model).state_dict())
+    reference = trainer.accelerator.unwrap_model(trainer.ref_model)
+    reference.requires_grad_(True)  # the warm-up trains only parameters that require grad
+    return reference
 
 
 # --------------------------------------------------------------------------- running it

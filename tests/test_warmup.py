@@ -74,3 +74,15 @@ def test_the_kl_reference_is_the_warmed_model(tiny_model_dir, tmp_path, beta):
     else:
         reference = trainer.ref_model.state_dict()
         assert all(reference[n].equal(p) for n, p in warmed.items())
+
+
+def test_a_resumed_run_rebuilds_the_warmed_kl_reference(tiny_model_dir, tmp_path):
+    from mathrl.train import build_trainer
+
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.beta": 0.04, "train.format_warmup_steps": 2,
+                                                "train.format_warmup_lr": 1e-2})
+    fresh = build_trainer(cfg).ref_model.state_dict()
+    resumed = build_trainer(cfg, warmup=False)  # the policy would come from the checkpoint
+    initial, _ = _model(cfg)
+    assert all(p.equal(initial.state_dict()[n]) for n, p in resumed.model.state_dict().items())
+    assert all(p.equal(fresh[n]) for n, p in resumed.ref_model.state_dict().items())
