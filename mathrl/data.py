@@ -169,17 +169,17 @@ def user_turn(question: str, fmt: FormatSpec, repeat_instruction: bool) -> str:
     return f"{question}\n\n{fmt.user_hint}" if repeat_instruction else question
 
 
-def make_prompt(question: str, fmt: FormatSpec, repeat_instruction: bool = True,
-                system_prompt: str | None = None) -> list[dict]:
+def make_prompt(question: str, cfg: DataConfig) -> list[dict]:
+    """System and user turn for `question`: the format's system prompt unless cfg.system_prompt replaces it."""
+    fmt = get_format(cfg.format)
     return [
-        {"role": "system", "content": fmt.system_prompt if system_prompt is None else system_prompt},
-        {"role": "user", "content": user_turn(question, fmt, repeat_instruction)},
+        {"role": "system", "content": fmt.system_prompt if cfg.system_prompt is None else cfg.system_prompt},
+        {"role": "user", "content": user_turn(question, fmt, cfg.instruction_in_user_turn)},
     ]
 
 
 def to_rows(records: list[dict], cfg: DataConfig, source_name: str, split: str, style: str | None = None) -> list[dict]:
     """Map raw records to the row schema; a record that cannot be mapped raises DataError naming it."""
-    fmt = get_format(cfg.format)
     style = style or cfg.answer_style
     if records and cfg.question_field not in records[0] or records and cfg.answer_field not in records[0]:
         raise DataError(
@@ -203,7 +203,7 @@ def to_rows(records: list[dict], cfg: DataConfig, source_name: str, split: str, 
             "question": str(question).strip(),
             "answer": answer,
             "solution": solution,
-            "prompt": make_prompt(str(question).strip(), fmt, cfg.instruction_in_user_turn, cfg.system_prompt),
+            "prompt": make_prompt(str(question).strip(), cfg),
         })
     return rows
 

@@ -327,7 +327,7 @@ def ask(model, question: str, cfg: Config) -> dict:
             _LOADED[key] = _generator(cfg, model)
         model = _LOADED[key]
     generate, tokenizer = model
-    prompt = make_prompt(question.strip(), cfg.format, cfg.data.instruction_in_user_turn, cfg.data.system_prompt)
+    prompt = make_prompt(question.strip(), cfg.data)
     done = generate(prompt_texts([{"prompt": prompt}], tokenizer), 1, None)[0][0]
     answers = {rule: extract_answer(done.text, cfg.format, rules) for rule, rules in RULE_SETS.items()}
     headline = answers[cfg.eval.headline_rule]

@@ -24,10 +24,9 @@ def test_a_problem_without_a_worked_solution_restates_itself_as_the_reasoning():
 
 
 def _model(cfg):
-    from mathrl.models import choose_precision, load_model
+    from mathrl.models import load_model
 
-    model, tokenizer, _ = load_model(cfg.model, choose_precision("float32"))
-    return model, tokenizer
+    return load_model(cfg.model)[:2]
 
 
 def test_loss_falls_on_the_rendered_solutions(tiny_model_dir, tmp_path):
