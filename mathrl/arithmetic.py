@@ -153,31 +153,32 @@ def equations(text, limit: int = 64) -> list[tuple[float, float, int]]:
     return found
 
 
-_TWO_TERMS = re.compile(r"^\s*(-?\d+)\s*([+-])\s*(\d+)\s*$")
+_CHAIN = re.compile(r"^\s*(-?\d+)((?:\s*[+-]\s*\d+)+)\s*$")
+_TERM = re.compile(r"([+-])\s*(\d+)")
 
 
 def worked_sum(expression: str) -> str | None:
-    """`a + b` or `a - b` of whole numbers worked out tens first, then ones, as GSM8K-style lines; None otherwise.
+    """Whole numbers added and subtracted, worked left to right, each term tens first, then ones; None otherwise.
 
     >>> print(worked_sum("47 + 38"))
     47 + 30 = 77
     77 + 8 = 85
     #### 85
-    >>> print(worked_sum("34 - 6"))
+    >>> print(worked_sum("34 - 6 + 120"))
     34 - 6 = 28
-    #### 28
+    28 + 120 = 148
+    #### 148
     >>> worked_sum("2 * 3") is None
     True
     """
-    found = _TWO_TERMS.match(as_text(expression))
+    found = _CHAIN.match(as_text(expression))
     if not found:
         return None
-    a, op, b = int(found[1]), found[2], int(found[3])
-    sign = 1 if op == "+" else -1
-    tens, ones = b - b % 10, b % 10
-    if tens == 0 or ones == 0:
-        lines = [f"{a} {op} {b} = {a + sign * b}"]
-    else:
-        middle = a + sign * tens
-        lines = [f"{a} {op} {tens} = {middle}", f"{middle} {op} {ones} = {middle + sign * ones}"]
-    return "\n".join([*lines, f"#### {a + sign * b}"])
+    total, lines = int(found[1]), []
+    for op, digits in _TERM.findall(found[2]):
+        sign, term = (1 if op == "+" else -1), int(digits)
+        tens, ones = term - term % 10, term % 10
+        for part in ([term] if tens == 0 or ones == 0 else [tens, ones]):
+            lines.append(f"{total} {op} {part} = {total + sign * part}")
+            total += sign * part
+    return "\n".join([*lines, f"#### {total}"])

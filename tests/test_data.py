@@ -116,18 +116,19 @@ def test_reasoning_gym_without_unseen_problems_says_how_to_widen():
         load_rows(cfg, "test")
 
 
-def test_two_term_sums_carry_worked_steps_that_check_out():
+@pytest.mark.parametrize("terms, digits", [(2, 2), (4, 3)])
+def test_sums_and_differences_carry_worked_steps_that_check_out(terms, digits):
     from mathrl.arithmetic import equations
 
     cfg = DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=50,
-                     gym_options={"min_terms": 2, "max_terms": 2, "min_digits": 2, "max_digits": 2,
+                     gym_options={"min_terms": terms, "max_terms": terms, "min_digits": digits, "max_digits": digits,
                                   "operators": ["+", "-"], "allow_parentheses": False})
     rows = load_rows(cfg, "train")
     for row in rows:
         steps = equations(row["solution"])
-        assert steps and all(lhs == rhs for lhs, rhs, _ in steps), row
+        assert len(steps) >= terms - 1 and all(lhs == rhs for lhs, rhs, _ in steps), row
         assert gold_from_gsm8k_solution(row["solution"]) == row["answer"]
-    assert any(len(equations(r["solution"])) == 2 for r in rows)  # tens first, then ones
+    assert any(len(equations(r["solution"])) == 2 * (terms - 1) for r in rows)  # each term tens first, then ones
 
 
 def test_gsm_symbolic_rows_carry_worked_solutions():
