@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 WINDOW = 5  # rows averaged on each side of a comparison; one noisy step should not raise a warning
+DRIFT_WINDOW = 10  # rows at the opening and at the end compared for a slow drift
 ZERO_SPREAD_FRACTION = 0.8
 CLIPPED_FRACTION = 0.5
 LENGTH_COLLAPSE_RATIO = 0.35
@@ -66,13 +67,22 @@ def clipped(rows: list[dict]) -> Diagnostic | None:
                                  "train.max_completion_length or set train.mask_truncated_completions=true")
 
 
-def format_over_correctness(rows: list[dict]) -> Diagnostic | None:
-    """Format reward rising while correctness falls: the model is learning the tags instead of the maths."""
-    if len(rows) < 2 * WINDOW or not any(k in rows[-1] for k in FORMAT_KEYS):
-        return None
-    before, after = rows[-2 * WINDOW : -WINDOW], rows[-WINDOW:]
+def _spread_of_mean(rows: list[dict], key: str) -> float:
+    values = [v for v in (_value(r, key) for r in rows) if v is not None]
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
+
+
+def _format_rose_as_correctness_fell(before: list[dict], after: list[dict]) -> Diagnostic | None:
     correct = (_mean(before, CORRECTNESS_KEY), _mean(after, CORRECTNESS_KEY))
-    if None in correct or correct[0] - correct[1] < CORRECTNESS_FALL:
+    if None in correct:
+        return None
+    # Each step scores different prompts, so correctness swings from step to step: a fall counts once it is larger
+    # than two standard errors of the difference between the windows' means.
+    noise = 2 * math.hypot(_spread_of_mean(before, CORRECTNESS_KEY), _spread_of_mean(after, CORRECTNESS_KEY))
+    if correct[0] - correct[1] < max(CORRECTNESS_FALL, noise):
         return None
     for key in FORMAT_KEYS:
         fmt = (_mean(before, key), _mean(after, key))
@@ -81,6 +91,20 @@ def format_over_correctness(rows: list[dict]) -> Diagnostic | None:
             return Diagnostic("format_over_correctness", f"{name} rose {fmt[0]:.2f}->{fmt[1]:.2f} while correctness "
                                                          f"fell {correct[0]:.2f}->{correct[1]:.2f}: weight correctness "
                                                          "higher (rewards.weights) or lower train.learning_rate")
+    return None
+
+
+def format_over_correctness(rows: list[dict]) -> Diagnostic | None:
+    """Format reward rising while correctness falls, between the last two windows or since the run's opening steps:
+    the model is learning the tags instead of the maths."""
+    if not any(k in rows[-1] for k in FORMAT_KEYS):
+        return None
+    if len(rows) >= 2 * WINDOW:
+        found = _format_rose_as_correctness_fell(rows[-2 * WINDOW : -WINDOW], rows[-WINDOW:])
+        if found:
+            return found
+    if len(rows) >= 2 * DRIFT_WINDOW:
+        return _format_rose_as_correctness_fell(rows[:DRIFT_WINDOW], rows[-DRIFT_WINDOW:])
     return None
 
 

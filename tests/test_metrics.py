@@ -136,6 +136,13 @@ CASES = [
     # format rising with correctness flat is fine
     (_run(10, rewards__correctness_reward__mean=lambda i: 0.5,
           rewards__format_reward_soft__mean=lambda i: 0.2 if i < 5 else 0.9), set()),
+    # a slow drift, each window's rise too small to see (as in a run where sampled format went 0.84 -> 0.99 and
+    # sampled correctness 0.74 -> 0.02 over 40 steps), is seen against the run's opening steps
+    (_run(40, rewards__correctness_reward__mean=lambda i: 0.75 - 0.75 * i / 39 + (0.3 if i % 2 else -0.3),
+          rewards__format_reward_strict__mean=lambda i: 0.84 + 0.15 * i / 39), {"format_over_correctness"}),
+    # correctness swinging between prompts (exact 3, wrong -0.5) with no trend is noise, not a fall
+    (_run(10, rewards__correctness_reward__mean=lambda i: [3, -0.5, 3, 3, -0.5, -0.5, 3, -0.5, -0.5, 3][i],
+          rewards__format_reward_soft__mean=lambda i: 0.2 if i < 5 else 0.9), set()),
     # completions shrank to bare answers
     (_run(10, completions__mean_length=lambda i: 90.0 if i < 5 else 12.0), {"length_collapse"}),
     # completions grew without bound
