@@ -342,7 +342,6 @@ PROFILES: dict[str, dict] = {
         # backward pass over 16 sequences took 16 s at 135 tokens against 6 s at 65.
         "data.system_prompt": "Solve the problem. Reply as <reasoning>...</reasoning> <answer>N</answer>.",
         "data.instruction_in_user_turn": False,
-        "rewards.correctness_mode": "graded",
         "model.name": OFFLINE_MODEL,
         "train.max_steps": 40,
         "train.learning_rate": 5e-6,
@@ -351,6 +350,11 @@ PROFILES: dict[str, dict] = {
         "train.max_completion_length": 64,
         "train.max_prompt_length": 320,
         "train.beta": 0.0,
+        # Binary correctness, advantages not divided by the group's spread (Dr. GRPO): after half the warm-up the
+        # sampled format still varied, division made format differences between wrong answers count as much as right
+        # against wrong, and graded, divided GRPO cost 9 points (33.5% -> 24.5%); these two settings held 32.0%.
+        # (The two trained models differ at McNemar p = 0.03; one run each.)
+        "train.scale_rewards": "none",
         "train.gradient_checkpointing": False,
         "train.save_steps": 16,
         "train.save_total_limit": 1,

@@ -90,7 +90,9 @@ def _format_rose_as_correctness_fell(before: list[dict], after: list[dict]) -> D
             name = key.split("/")[1]
             return Diagnostic("format_over_correctness", f"{name} rose {fmt[0]:.2f}->{fmt[1]:.2f} while correctness "
                                                          f"fell {correct[0]:.2f}->{correct[1]:.2f}: weight correctness "
-                                                         "higher (rewards.weights) or lower train.learning_rate")
+                                                         "higher (rewards.weights), stop dividing advantages by the "
+                                                         "group's spread (train.scale_rewards=none) or lower "
+                                                         "train.learning_rate")
     return None
 
 
