@@ -64,12 +64,9 @@ class HeldOutCurve(TrainerCallback):
 
 
 def mean_se(values: list[float]) -> dict:
-    n = len(values)
-    if n == 0:
+    if not values:
         return {"mean": None, "se": None, "groups": 0}
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    return {"mean": mean, "se": math.sqrt(var / n), "groups": n}
+    return {"mean": sum(values) / len(values), "se": stats.standard_error_of_mean(values), "groups": len(values)}
 
 
 def edge_rewards(steps: dict[int, dict[str, list[float]]]) -> dict:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from mathrl.stats import standard_error_of_mean
+
 WINDOW = 5  # rows averaged on each side of a comparison; one noisy step should not raise a warning
 DRIFT_WINDOW = 10  # rows at the opening and at the end compared for a slow drift
 ZERO_SPREAD_FRACTION = 0.8
@@ -33,8 +35,12 @@ def _value(row: dict, key: str) -> float | None:
     return None
 
 
+def _values(rows: list[dict], key: str) -> list[float]:
+    return [v for v in (_value(r, key) for r in rows) if v is not None]
+
+
 def _mean(rows: list[dict], key: str) -> float | None:
-    values = [v for v in (_value(r, key) for r in rows) if v is not None]
+    values = _values(rows, key)
     return sum(values) / len(values) if values else None
 
 
@@ -67,21 +73,13 @@ def clipped(rows: list[dict]) -> Diagnostic | None:
                                  "train.max_completion_length or set train.mask_truncated_completions=true")
 
 
-def _spread_of_mean(rows: list[dict], key: str) -> float:
-    values = [v for v in (_value(r, key) for r in rows) if v is not None]
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
-
-
 def _format_rose_as_correctness_fell(before: list[dict], after: list[dict]) -> Diagnostic | None:
     correct = (_mean(before, CORRECTNESS_KEY), _mean(after, CORRECTNESS_KEY))
     if None in correct:
         return None
     # Each step scores different prompts, so correctness swings from step to step: a fall counts once it is larger
     # than two standard errors of the difference between the windows' means.
-    noise = 2 * math.hypot(_spread_of_mean(before, CORRECTNESS_KEY), _spread_of_mean(after, CORRECTNESS_KEY))
+    noise = 2 * math.hypot(*(standard_error_of_mean(_values(w, CORRECTNESS_KEY)) for w in (before, after)))
     if correct[0] - correct[1] < max(CORRECTNESS_FALL, noise):
         return None
     for key in FORMAT_KEYS:

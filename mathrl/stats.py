@@ -46,6 +46,19 @@ def standard_error(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n)
 
 
+def standard_error_of_mean(values: Sequence[float]) -> float:
+    """Standard error of the mean of `values` (sample standard deviation over sqrt(n)); 0 for fewer than two.
+
+    >>> round(standard_error_of_mean([1.0, 2.0, 3.0, 4.0]), 3)
+    0.645
+    """
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+
+
 def binomial_two_sided(k: int, n: int) -> float:
     """Exact two-sided p-value of k successes in n fair coin flips (doubling the smaller tail).
 
