@@ -6,6 +6,7 @@ Pure functions on counts and lists (no scipy needed), each with a worked example
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -52,11 +53,7 @@ def standard_error_of_mean(values: Sequence[float]) -> float:
     >>> round(standard_error_of_mean([1.0, 2.0, 3.0, 4.0]), 3)
     0.645
     """
-    n = len(values)
-    if n < 2:
-        return 0.0
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
 
 
 def binomial_two_sided(k: int, n: int) -> float:

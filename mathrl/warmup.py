@@ -12,8 +12,8 @@ from mathrl.parsing import render_gold
 
 def warmup_text(row: dict, fmt) -> str:
     """The assistant turn to imitate: the gold solution in the format, or the restated problem when there is none."""
-    # Some reasoning-gym rows (longer arithmetic chains) carry no worked solution; an empty reasoning section would
-    # teach the model to skip reasoning, so the restated problem stands in for it.
+    # Some reasoning-gym rows (arithmetic with products, quotients or brackets) carry no worked solution; an empty
+    # reasoning section would teach the model to skip reasoning, so the restated problem stands in for it.
     solution = row.get("solution") or f"{row['question']}\n#### {row['answer']}"
     return render_gold(solution, fmt)
 
