@@ -208,7 +208,7 @@ def grpo_args(cfg: Config, precision):
         scale_rewards=t.scale_rewards,
         mask_truncated_completions=t.mask_truncated_completions,
         reward_weights=weights,
-        gradient_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name; TRL reads the mirrored old one
         max_grad_norm=t.max_grad_norm,
         weight_decay=t.weight_decay,
         seed=t.seed,

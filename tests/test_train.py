@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,18 @@ def test_grpo_args_follow_the_config(tiny_model_dir, tmp_path):
     assert (args.save_steps, args.save_total_limit, args.loss_type, args.beta) == (2, 2, "dapo", 0.0)
     assert args.cache_implementation is None  # static cache + compile only on CUDA
     assert args.report_to == [] and not args.log_completions
+
+
+@pytest.mark.parametrize("checkpointing", [True, False])
+def test_checkpointing_reaches_trl_without_a_deprecation_warning(tiny_model_dir, tmp_path, checkpointing):
+    from mathrl.models import choose_precision
+
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.gradient_checkpointing": checkpointing})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args = grpo_args(cfg, choose_precision("float32"))
+    assert args.gradient_checkpointing is checkpointing  # the name TRL's trainer reads
+    assert not [w for w in caught if "gradient_checkpointing" in str(w.message)]
 
 
 # --------------------------------------------------------------------------- checkpoints and resume
