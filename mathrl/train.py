@@ -218,8 +218,6 @@ def grpo_args(cfg: Config, precision):
         save_total_limit=t.save_total_limit,
         report_to=t.report_to,
         run_name=t.run_name,
-        push_to_hub=t.push_to_hub,
-        hub_model_id=t.hub_model_id,
         use_vllm=t.use_vllm,
         vllm_mode=t.vllm_mode,
         use_liger_kernel=t.use_liger_kernel,
@@ -350,6 +348,25 @@ def save_final(trainer, cfg: Config) -> Path:
     return final
 
 
+def push_final(final: Path, cfg: Config) -> str:
+    """Upload output_dir/final to the Hub: the plain (for LoRA, merged) model at the repo's root, loadable by its id.
+
+    The trainer's own push would upload the whole output dir, for LoRA with the adapter at the root, and push again at
+    every checkpoint; this pushes once, the model the evaluator loads.
+    """
+    from huggingface_hub import HfApi
+
+    repo_id = cfg.train.hub_model_id or Path(cfg.train.output_dir).name
+    try:
+        api = HfApi()
+        repo_id = api.create_repo(repo_id, exist_ok=True).repo_id
+        api.upload_folder(repo_id=repo_id, folder_path=str(final), commit_message=f"mathrl {cfg.profile} run")
+    except Exception as error:  # network, token or permission: the trained model is already safe on disk
+        raise MathrlError(f"pushing {final} to the Hub as {repo_id!r} failed ({type(error).__name__}: {error}); the model "
+                          f"is saved there: log in with `hf auth login` and run `hf upload {repo_id} {final}`") from error
+    return repo_id
+
+
 def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
     """Build, resume from the newest complete checkpoint when there is one, train to max_steps, save output_dir/final."""
     from mathrl.metrics import METRICS_FILE, truncate_after
@@ -368,8 +385,8 @@ def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
     trainer = build_trainer(cfg, callbacks, warmup=checkpoint is None)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     final = save_final(trainer, cfg)
-    if cfg.train.push_to_hub:
-        trainer.push_to_hub()
+    if cfg.train.push_to_hub and trainer.is_world_process_zero():
+        say(f"pushed {final} to https://huggingface.co/{push_final(final, cfg)}")
     say(f"done: step {trainer.state.global_step}, final model in {final}")
     return TrainResult(out, final, trainer.state.global_step, checkpoint, out / METRICS_FILE)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -15,8 +16,9 @@ from mathrl import cli
 from mathrl.config import ConfigError, MathrlError, load_config
 from mathrl.launch import launch_command, launch_training, stream
 from mathrl.metrics import read_metrics, read_samples
+from mathrl.models import choose_precision
 from mathrl.train import (
-    COMPLETE_MARKER, CONFIG_FILE, find_checkpoint, grpo_args, preflight, save_config, train,
+    COMPLETE_MARKER, CONFIG_FILE, find_checkpoint, grpo_args, preflight, push_final, save_config, train,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,8 +104,6 @@ def test_cli_reports_a_bad_setting_in_one_line(tmp_path, capsys):
 
 
 def test_grpo_args_follow_the_config(tiny_model_dir, tmp_path):
-    from mathrl.models import choose_precision
-
     cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.static_cache": True, "train.steps_per_generation": 2,
                                                 "rewards.weights": {"correctness_reward": 2.0, "number_reward": 0.0}})
     args = grpo_args(cfg, choose_precision("float32"))
@@ -117,14 +117,58 @@ def test_grpo_args_follow_the_config(tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize("checkpointing", [True, False])
 def test_checkpointing_reaches_trl_without_a_deprecation_warning(tiny_model_dir, tmp_path, checkpointing):
-    from mathrl.models import choose_precision
-
     cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.gradient_checkpointing": checkpointing})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         args = grpo_args(cfg, choose_precision("float32"))
     assert args.gradient_checkpointing is checkpointing  # the name TRL's trainer reads
     assert not [w for w in caught if "gradient_checkpointing" in str(w.message)]
+
+
+# --------------------------------------------------------------------------- the Hub
+
+
+class FakeHub:
+    """Stands in for huggingface_hub.HfApi: records what would be uploaded, or fails like a machine offline."""
+
+    uploads: list = []
+    offline = False
+
+    def create_repo(self, repo_id, exist_ok=False):
+        return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
+
+    def upload_folder(self, repo_id, folder_path, commit_message):
+        if self.offline:
+            raise OSError("no route to huggingface.co")
+        self.uploads.append((repo_id, sorted(p.name for p in Path(folder_path).iterdir())))
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    monkeypatch.setattr("huggingface_hub.HfApi", FakeHub)
+    monkeypatch.setattr(FakeHub, "uploads", [])
+    return FakeHub
+
+
+def test_push_uploads_the_final_folder_under_the_output_dirs_name(tiny_model_dir, tmp_path, fake_hub):
+    cfg = tiny_cfg(tiny_model_dir, tmp_path / "my-run", **{"train.push_to_hub": True})
+    final = tmp_path / "my-run" / "final"
+    (final / "adapter").mkdir(parents=True)
+    (final / "model.safetensors").write_text("")
+    assert push_final(final, cfg) == "someone/my-run"
+    assert fake_hub.uploads == [("someone/my-run", ["adapter", "model.safetensors"])]
+    assert not grpo_args(cfg, choose_precision("float32")).push_to_hub  # the trainer's push at every save stays off
+
+
+def test_a_failed_push_says_how_to_retry_and_keeps_the_model(tiny_model_dir, tmp_path, fake_hub, monkeypatch):
+    monkeypatch.setattr(FakeHub, "offline", True)
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.push_to_hub": True, "train.hub_model_id": "me/gsm8k-grpo"})
+    final = tmp_path / "final"
+    final.mkdir()
+    (final / "model.safetensors").write_text("weights")
+    with pytest.raises(MathrlError, match=r"'me/gsm8k-grpo' failed \(OSError: no route.*hf upload me/gsm8k-grpo "):
+        push_final(final, cfg)
+    assert (final / "model.safetensors").read_text() == "weights"
 
 
 # --------------------------------------------------------------------------- checkpoints and resume
@@ -158,8 +202,9 @@ class StopAfter:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir, tmp_path, capsys, lora):
-    extra = {"model.lora": lora, "model.lora_r": 4, "model.lora_alpha": 8, "train.learning_rate": 1e-3}
+def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir, tmp_path, capsys, fake_hub, lora):
+    extra = {"model.lora": lora, "model.lora_r": 4, "model.lora_alpha": 8, "train.learning_rate": 1e-3,
+             "train.push_to_hub": lora, "train.hub_model_id": "me/tiny"}
     cfg = tiny_cfg(tiny_model_dir, tmp_path, **extra)
     with pytest.raises(SystemExit):
         train(cfg, callbacks=(StopAfter(3).callback,))
@@ -192,6 +237,7 @@ def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir,
     if lora:
         assert (final / "adapter" / "adapter_config.json").is_file()
         assert not (final / "adapter_config.json").exists()
+        assert [(repo, "model.safetensors" in names) for repo, names in fake_hub.uploads] == [("me/tiny", True)]
     from mathrl.config import ModelConfig
     from mathrl.models import load_model
 
