@@ -1,15 +1,17 @@
 """Does GRPO on the cpu-learn profile raise held-out accuracy? Greedy scoring before, after the format warm-up, and after.
 
-    nice python bench/learning_signal.py [--set key=value ...] [--eval-every N]
-        # ~30 min on 2 idle CPU cores; writes bench/results/learning_signal.json
+    nice python bench/learning_signal.py [--set key=value ...] [--eval-every N] [--sampled K]
+        # ~20 min on 2 idle CPU cores; writes bench/results/learning_signal.json
 
 Held-out accuracy is also measured every N GRPO steps (greedy, the in-memory model), so a result that is only a lucky
-or unlucky end point shows as one.
+or unlucky end point shows as one. With --sampled K the warm-up and the trained model are also scored on K samples per
+problem at the training temperature, the decoding GRPO optimizes, and compared problem by problem.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import shutil
@@ -91,6 +93,11 @@ def paired(before: list[dict], before_rule: str, after: list[dict], after_rule: 
     return stats.mcnemar(sum(a and not b for a, b in pairs), sum(b and not a for a, b in pairs))
 
 
+def sampled_share(records: list[dict]) -> list[float]:
+    """Each problem's share of correct samples: its pass@1 at the sampling temperature."""
+    return [sum(s["correct"] for s in r["samples"]) / len(r["samples"]) for r in records]
+
+
 def scored(cfg, name, out, rows, generator=None):
     evaluate(cfg, name, out, rows, generator=generator, progress=False)
     records = read_records(out / "records.jsonl")
@@ -114,11 +121,18 @@ def main() -> int:
     parser.add_argument("--eval-every", type=int, default=20, help="held-out accuracy every N steps (0: off)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--figures", type=Path, help="also draw the run's figures into this folder (e.g. figures)")
+    parser.add_argument("--sampled", type=int, default=0, metavar="K",
+                        help="also score the warm-up and the trained model on K samples per problem (K >= 2)")
     args = parser.parse_args()
     started = time.time()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: this measures learning, not resuming
     cfg = load_config("cpu-learn", overrides=[f"train.output_dir={out / 'train'}", *args.overrides])
+    if args.sampled == 1 or args.sampled < 0:
+        parser.error(f"--sampled {args.sampled}: give 0 (off) or at least 2 samples per problem")
+    # the stages GRPO is judged between: greedy as everywhere, plus samples at the training temperature if asked
+    judged = copy.deepcopy(cfg)
+    judged.eval.num_samples, judged.eval.temperature = max(1, args.sampled), cfg.train.temperature
     rows = eval_rows(cfg)
     held_out = {r["question"] for r in rows}
     in_train = len(held_out & {r["question"] for r in load_rows(cfg.data, "train")})
@@ -129,11 +143,11 @@ def main() -> int:
 
     groups = GroupRewards(cfg.train.num_generations)
 
-    def in_memory(name: str) -> list[dict]:
+    def in_memory(name: str, scoring=cfg) -> list[dict]:
         trainer.model.eval()
         generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
                                          stop_strings(cfg.format))
-        records = scored(cfg, name, out / f"eval_{name}", rows, (generate, trainer.processing_class))
+        records = scored(scoring, name, out / f"eval_{name}", rows, (generate, trainer.processing_class))
         trainer.model.train()
         return records
 
@@ -145,12 +159,12 @@ def main() -> int:
     curve = HeldOutCurve(args.eval_every, point)
     trainer = build_trainer(cfg, callbacks=(groups, curve))
     groups.trainer = trainer
-    warmed = in_memory("warmup")
+    warmed = in_memory("warmup", judged)
     print(f"warm-up scored ({time.time() - started:.0f}s)", flush=True)
     trainer.train()
     final = save_final(trainer, cfg)
     print(f"trained ({time.time() - started:.0f}s)", flush=True)
-    after = scored(cfg, str(final), out / "eval_trained", rows)
+    after = scored(judged, str(final), out / "eval_trained", rows)
 
     settings = cfg.to_dict()
     result = {
@@ -167,6 +181,11 @@ def main() -> int:
         "steps": trainer.state.global_step,
         "seconds": round(time.time() - started),
     }
+    if args.sampled:
+        before_share, after_share = sampled_share(warmed), sampled_share(after)
+        result["sampled"] = {"samples": args.sampled, "temperature": cfg.train.temperature,
+                             "after_warmup": sum(before_share) / len(rows), "after_grpo": sum(after_share) / len(rows),
+                             "paired": stats.paired_mean_difference(before_share, after_share)}
     result["held_out_curve"] = [{"step": 0, "strict": result["after_warmup"]["strict"]["accuracy"]}, *curve.points,
                                 {"step": result["steps"], "strict": result["after_grpo"]["strict"]["accuracy"]}]
     target = result["after_grpo"]["strict"]["accuracy"] > result["base"]["flexible"]["accuracy"]
@@ -184,6 +203,10 @@ def main() -> int:
     print(f"McNemar after-strict vs base-flexible: {result['mcnemar_after_strict_vs_base_flexible']}")
     print("held-out strict accuracy by step: " + ", ".join(f"{p['step']}: {p['strict']:.3f}" for p in result["held_out_curve"]))
     print(f"McNemar after-strict vs warm-up-strict: {result['mcnemar_after_strict_vs_warmup_strict']}")
+    if args.sampled:
+        s = result["sampled"]
+        print(f"sampled pass@1 ({s['samples']} per problem, temperature {s['temperature']}): warm-up "
+              f"{s['after_warmup']:.3f}, after GRPO {s['after_grpo']:.3f}, paired {s['paired']}")
     for name, edge in result["rewards_first_last_steps"].items():
         print(f"  {name:>22}: first {edge['first']['mean']} +- {edge['first']['se']}  last {edge['last']['mean']} "
               f"+- {edge['last']['se']}")

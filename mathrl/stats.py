@@ -1,4 +1,4 @@
-"""Small statistics for evaluation: Wilson intervals, McNemar's paired test, unbiased pass@k, majority vote.
+"""Small statistics for evaluation: Wilson intervals, McNemar's and other paired tests, unbiased pass@k, majority vote.
 
 Pure functions on counts and lists (no scipy needed), each with a worked example that runs as a doctest.
 """
@@ -109,6 +109,23 @@ def paired_difference(first: Sequence[bool], second: Sequence[bool]) -> dict:
     spread = Z_95 * math.sqrt(max(0.0, (better + worse) / n**2 - (better - worse) ** 2 / n**3))
     return {"n": n, "difference": difference, "interval": (difference - spread, difference + spread),
             "better": better, "worse": worse}
+
+
+def paired_mean_difference(first: Sequence[float], second: Sequence[float]) -> dict:
+    """Mean of second - first over the same examples (e.g. each problem's share of correct samples), with its standard
+    error, a 95% normal interval and a two-sided p-value against no change; for paired scores that are not just 0/1.
+
+    >>> d = paired_mean_difference([0.25, 0.5, 0.0, 0.75], [0.5, 0.75, 0.25, 0.75])
+    >>> d["difference"], round(d["se"], 4), round(d["p_value"], 4)
+    (0.1875, 0.0625, 0.0027)
+    """
+    if len(first) != len(second) or not first:
+        raise ValueError("paired scores need two non-empty lists of the same length")
+    changes = [b - a for a, b in zip(first, second)]
+    difference, se = statistics.fmean(changes), standard_error_of_mean(changes)
+    p_value = math.erfc(abs(difference) / se / math.sqrt(2)) if se > 0 else float(difference == 0)
+    return {"n": len(changes), "difference": difference, "se": se,
+            "interval": (difference - Z_95 * se, difference + Z_95 * se), "p_value": p_value}
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -67,6 +67,26 @@ def test_paired_difference_counts_flips_and_brackets_the_difference():
     assert low < result["difference"] < high
 
 
+def test_paired_mean_difference_by_hand():
+    before, after = [0.0, 0.5, 0.25, 0.25, 0.75], [0.5, 0.25, 0.5, 0.75, 0.75]
+    result = stats.paired_mean_difference(before, after)
+    se = math.sqrt(0.425 / 4 / 5)  # changes 0.5, -0.25, 0.25, 0.5, 0: squared deviations from 0.2 sum to 0.425
+    assert result["difference"] == pytest.approx(0.2) and result["se"] == pytest.approx(se)
+    assert result["p_value"] == pytest.approx(math.erfc(0.2 / se / math.sqrt(2)))
+    assert result["interval"] == pytest.approx((0.2 - 1.959964 * se, 0.2 + 1.959964 * se))
+    reverse = stats.paired_mean_difference(after, before)
+    assert (reverse["difference"], reverse["p_value"]) == (pytest.approx(-0.2), pytest.approx(result["p_value"]))
+
+
+def test_paired_mean_difference_agrees_with_flips_on_right_and_wrong():
+    before, after = [1, 1, 0, 0, 0, 1], [1, 0, 1, 1, 1, 1]
+    flips = stats.paired_difference([bool(x) for x in before], [bool(x) for x in after])
+    assert stats.paired_mean_difference(before, after)["difference"] == pytest.approx(flips["difference"])
+    assert stats.paired_mean_difference(before, before)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="same length"):
+        stats.paired_mean_difference([0.5], [0.5, 1.0])
+
+
 @pytest.mark.parametrize(
     "n, c, k, expected",
     [
