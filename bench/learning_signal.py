@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from mathrl import stats  # noqa: E402
@@ -147,7 +148,8 @@ def main() -> int:
         trainer.model.eval()
         generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
                                          stop_strings(cfg.format))
-        records = scored(scoring, name, out / f"eval_{name}", rows, (generate, trainer.processing_class))
+        with torch.random.fork_rng():  # sampled scoring reseeds torch: the run must draw what it would unmeasured
+            records = scored(scoring, name, out / f"eval_{name}", rows, (generate, trainer.processing_class))
         trainer.model.train()
         return records
 
