@@ -73,11 +73,11 @@ def main() -> int:
     before_share, after_share = sampled_share(before), sampled_share(after)
     result = {
         "trained": str(args.trained), "overrides": args.overrides, "problems": len(rows), "skipped": seen,
-        "samples": args.samples, "temperature": cfg.train.temperature,
         "warmup_check_on_learning_problems": check["accuracy"],
         "greedy": {"after_warmup": summary(before, "strict"), "after_grpo": summary(after, "strict"),
                    "mcnemar": paired(before, "strict", after, "strict")},
-        "sampled": {"after_warmup": sum(before_share) / len(rows), "after_grpo": sum(after_share) / len(rows),
+        "sampled": {"samples": args.samples, "temperature": cfg.train.temperature,
+                    "after_warmup": sum(before_share) / len(rows), "after_grpo": sum(after_share) / len(rows),
                     "paired": stats.paired_mean_difference(before_share, after_share)},
         "seconds": round(time.time() - started),
     }
