@@ -94,9 +94,21 @@ def paired(before: list[dict], before_rule: str, after: list[dict], after_rule: 
     return stats.mcnemar(sum(a and not b for a, b in pairs), sum(b and not a for a, b in pairs))
 
 
-def sampled_share(records: list[dict]) -> list[float]:
-    """Each problem's share of correct samples: its pass@1 at the sampling temperature."""
-    return [sum(s["correct"] for s in r["samples"]) / len(r["samples"]) for r in records]
+def judged_config(cfg, samples: int):
+    """The config the warm-up and the trained model are scored with: greedy, plus `samples` per problem (when 2 or
+    more) at the training temperature, the decoding GRPO optimizes."""
+    judged = copy.deepcopy(cfg)
+    judged.eval.num_samples, judged.eval.temperature = max(1, samples), cfg.train.temperature
+    return judged
+
+
+def sampled_comparison(before: list[dict], after: list[dict], judged) -> dict:
+    """pass@1 before and after from each problem's share of correct samples, and the paired change."""
+    shares = [[sum(s["correct"] for s in r["samples"]) / len(r["samples"]) for r in records]
+              for records in (before, after)]
+    return {"samples": judged.eval.num_samples, "temperature": judged.eval.temperature,
+            "after_warmup": sum(shares[0]) / len(before), "after_grpo": sum(shares[1]) / len(after),
+            "paired": stats.paired_mean_difference(*shares)}
 
 
 def scored(cfg, name, out, rows, generator=None):
@@ -131,9 +143,7 @@ def main() -> int:
     cfg = load_config("cpu-learn", overrides=[f"train.output_dir={out / 'train'}", *args.overrides])
     if args.sampled == 1 or args.sampled < 0:
         parser.error(f"--sampled {args.sampled}: give 0 (off) or at least 2 samples per problem")
-    # the stages GRPO is judged between: greedy as everywhere, plus samples at the training temperature if asked
-    judged = copy.deepcopy(cfg)
-    judged.eval.num_samples, judged.eval.temperature = max(1, args.sampled), cfg.train.temperature
+    judged = judged_config(cfg, args.sampled)
     rows = eval_rows(cfg)
     held_out = {r["question"] for r in rows}
     in_train = len(held_out & {r["question"] for r in load_rows(cfg.data, "train")})
@@ -184,10 +194,7 @@ def main() -> int:
         "seconds": round(time.time() - started),
     }
     if args.sampled:
-        before_share, after_share = sampled_share(warmed), sampled_share(after)
-        result["sampled"] = {"samples": args.sampled, "temperature": cfg.train.temperature,
-                             "after_warmup": sum(before_share) / len(rows), "after_grpo": sum(after_share) / len(rows),
-                             "paired": stats.paired_mean_difference(before_share, after_share)}
+        result["sampled"] = sampled_comparison(warmed, after, judged)
     result["held_out_curve"] = [{"step": 0, "strict": result["after_warmup"]["strict"]["accuracy"]}, *curve.points,
                                 {"step": result["steps"], "strict": result["after_grpo"]["strict"]["accuracy"]}]
     target = result["after_grpo"]["strict"]["accuracy"] > result["base"]["flexible"]["accuracy"]

@@ -22,9 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from learning_signal import paired, sampled_share, scored, summary  # noqa: E402
+from learning_signal import judged_config, paired, sampled_comparison, scored, summary  # noqa: E402
 
-from mathrl import stats  # noqa: E402
 from mathrl.config import load_config  # noqa: E402
 from mathrl.evaluate import eval_rows  # noqa: E402
 from mathrl.train import build_trainer  # noqa: E402
@@ -65,20 +64,16 @@ def main() -> int:
     print(f"rebuilt warm-up, greedy on the learning run's {seen} problems: {check['accuracy']:.3f} "
           f"({time.time() - started:.0f}s)", flush=True)
 
-    judged = copy.deepcopy(cfg)
-    judged.eval.num_samples, judged.eval.temperature = args.samples, cfg.train.temperature
+    judged = judged_config(cfg, args.samples)
     before = scored(judged, str(warmup), args.out / "eval_warmup", rows)
     print(f"warm-up scored ({time.time() - started:.0f}s)", flush=True)
     after = scored(judged, str(args.trained), args.out / "eval_trained", rows)
-    before_share, after_share = sampled_share(before), sampled_share(after)
     result = {
         "trained": str(args.trained), "overrides": args.overrides, "problems": len(rows), "skipped": seen,
         "warmup_check_on_learning_problems": check["accuracy"],
         "greedy": {"after_warmup": summary(before, "strict"), "after_grpo": summary(after, "strict"),
                    "mcnemar": paired(before, "strict", after, "strict")},
-        "sampled": {"samples": args.samples, "temperature": cfg.train.temperature,
-                    "after_warmup": sum(before_share) / len(rows), "after_grpo": sum(after_share) / len(rows),
-                    "paired": stats.paired_mean_difference(before_share, after_share)},
+        "sampled": sampled_comparison(before, after, judged),
         "seconds": round(time.time() - started),
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
