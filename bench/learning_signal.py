@@ -26,6 +26,7 @@ import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from mathrl import stats  # noqa: E402
+from mathrl.arithmetic import equations  # noqa: E402
 from mathrl.config import load_config  # noqa: E402
 from mathrl.data import load_rows  # noqa: E402
 from mathrl.evaluate import eval_rows, evaluate, read_records  # noqa: E402
@@ -85,7 +86,9 @@ def summary(records: list[dict], rule: str) -> dict:
     low, high = stats.wilson_interval(sum(flags), len(flags))
     return {"rule": rule, "accuracy": sum(flags) / len(flags), "ci95": [low, high], "correct": sum(flags), "n": len(flags),
             "format_rate": sum(r["rewards"].get("format_reward_soft") or 0 for r in records) / len(records),
-            "mean_tokens": sum(r["tokens"] for r in records) / len(records)}
+            "mean_tokens": sum(r["tokens"] for r in records) / len(records),
+            # answers that work the sum in two or more `a op b = c` steps, against one-line answers
+            "worked_rate": sum(len(equations(r["completion"])) >= 2 for r in records) / len(records)}
 
 
 def paired(before: list[dict], before_rule: str, after: list[dict], after_rule: str) -> dict:
@@ -165,8 +168,9 @@ def main() -> int:
 
     def point(name: str) -> dict:
         strict = summary(in_memory(name), "strict")
-        print(f"{name}: strict accuracy {strict['accuracy']:.3f} ({time.time() - started:.0f}s)", flush=True)
-        return {"strict": strict["accuracy"], "mean_tokens": strict["mean_tokens"]}
+        print(f"{name}: strict accuracy {strict['accuracy']:.3f}, worked {strict['worked_rate']:.2f} "
+              f"({time.time() - started:.0f}s)", flush=True)
+        return {"strict": strict["accuracy"], "mean_tokens": strict["mean_tokens"], "worked_rate": strict["worked_rate"]}
 
     curve = HeldOutCurve(args.eval_every, point)
     trainer = build_trainer(cfg, callbacks=(groups, curve))
@@ -208,7 +212,7 @@ def main() -> int:
         for rule in ("flexible", "strict"):
             s = result[stage][rule]
             print(f"{stage:>13} {rule:>8}: accuracy {s['accuracy']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] "
-                  f"format {s['format_rate']:.2f} tokens {s['mean_tokens']:.1f}")
+                  f"format {s['format_rate']:.2f} tokens {s['mean_tokens']:.1f} worked {s['worked_rate']:.2f}")
     print(f"McNemar after-strict vs base-flexible: {result['mcnemar_after_strict_vs_base_flexible']}")
     print("held-out strict accuracy by step: " + ", ".join(f"{p['step']}: {p['strict']:.3f}" for p in result["held_out_curve"]))
     print(f"McNemar after-strict vs warm-up-strict: {result['mcnemar_after_strict_vs_warmup_strict']}")

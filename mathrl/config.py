@@ -260,6 +260,7 @@ class TrainConfig:
     num_processes: int = _help("processes to launch (one per GPU); 0 = one per visible GPU", 0)
     format_warmup_steps: int = _help("supervised steps on gold solutions rendered in the format before GRPO (0 = off)", 0)
     format_warmup_lr: float = _help("learning rate of the format warm-up", 1e-5)
+    format_warmup_direct_share: float = _help("share of warm-up answers that give the result in one line, unworked", 0.0)
     live_plot: str = _help("auto | live | final | off: redraw reward curves in a notebook cell while training", "auto")
 
 
@@ -545,6 +546,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"train.scale_rewards={t.scale_rewards!r}: choose group, batch or none")
     if t.beta < 0 or t.learning_rate <= 0 or t.temperature <= 0:
         raise ConfigError("train.beta must be >= 0, train.learning_rate and train.temperature > 0")
+    if not 0 <= t.format_warmup_direct_share <= 1:
+        raise ConfigError(f"train.format_warmup_direct_share={t.format_warmup_direct_share}: give a share from 0 to 1")
     if t.beta > 0 and t.format_warmup_steps > 0 and cfg.model.lora:
         # With LoRA, TRL's KL reference is the model with its adapters switched off: the model before the warm-up, so
         # the KL term would pull the policy back towards not writing the format.

@@ -303,7 +303,8 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
         # the warm-up: the same seeded warm-up run on the reference rebuilds it.
         target = trainer.model if warmup else reference
         losses = format_warmup(target, tokenizer, rows, cfg.format, cfg.train.format_warmup_steps,
-                               cfg.train.format_warmup_lr, cfg.train.per_device_train_batch_size, cfg.train.seed)
+                               cfg.train.format_warmup_lr, cfg.train.per_device_train_batch_size, cfg.train.seed,
+                               cfg.train.format_warmup_direct_share)
         say(f"format warm-up{'' if warmup else ' of the KL reference'}: {len(losses)} steps, "
             f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")
         if warmup and reference is not None:

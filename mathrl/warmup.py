@@ -6,8 +6,12 @@ GRPO can only reinforce a format the model already writes sometimes; the offline
 from __future__ import annotations
 
 import random
+import re
 
+from mathrl.arithmetic import evaluate
 from mathrl.parsing import render_gold
+
+_SUM = re.compile(r"-?\d+(?:\s*[-+*/]\s*\d+)+")
 
 
 def warmup_text(row: dict, fmt) -> str:
@@ -18,15 +22,23 @@ def warmup_text(row: dict, fmt) -> str:
     return render_gold(solution, fmt)
 
 
-def _batch(rows: list[dict], tokenizer, fmt, device):
+def direct_text(row: dict, fmt) -> str:
+    """The assistant turn without worked steps: the problem's expression and its value in one line (`47 + 38 = 85`),
+    or the restated problem when the question holds no expression worth the answer."""
+    answer = float(row["answer"]) if re.fullmatch(r"-?\d+(\.\d+)?", row["answer"]) else None
+    expression = next((m.group() for m in _SUM.finditer(row["question"]) if evaluate(m.group()) == answer), None)
+    line = f"{expression} = {row['answer']}" if expression else row["question"]
+    return render_gold(f"{line}\n#### {row['answer']}", fmt)
+
+
+def _batch(rows: list[tuple[dict, bool]], tokenizer, fmt, device):
     import torch
 
     ids, labels = [], []
-    for row in rows:
+    for row, direct in rows:
+        answer = direct_text(row, fmt) if direct else warmup_text(row, fmt)
         prompt = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True)
-        full = tokenizer.apply_chat_template(
-            row["prompt"] + [{"role": "assistant", "content": warmup_text(row, fmt)}], tokenize=True
-        )
+        full = tokenizer.apply_chat_template(row["prompt"] + [{"role": "assistant", "content": answer}], tokenize=True)
         prompt, full = list(_ids(prompt)), list(_ids(full))
         ids.append(full)
         labels.append([-100] * len(prompt) + full[len(prompt):])  # learn the answer turn only, not the prompt
@@ -43,10 +55,11 @@ def _ids(encoded):
 
 
 def format_warmup(model, tokenizer, rows: list[dict], fmt, steps: int, learning_rate: float, batch_size: int,
-                  seed: int = 0) -> list[float]:
+                  seed: int = 0, direct_share: float = 0.0) -> list[float]:
     """Train `model` in place for `steps` AdamW steps on rendered gold solutions; returns the loss of each step.
 
-    Only parameters that require grad move, so on a LoRA model only the adapters learn. Every process runs the same
+    A `direct_share` of the answers imitated state the result in one line instead of working it (`direct_text`), so
+    the warmed model sometimes shows its work and sometimes does not, and GRPO can learn which pays. Only parameters that require grad move, so on a LoRA model only the adapters learn. Every process runs the same
     steps on the same batches, so data-parallel replicas stay identical.
     """
     import torch
@@ -56,12 +69,16 @@ def format_warmup(model, tokenizer, rows: list[dict], fmt, steps: int, learning_
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
     order = random.Random(seed)
+    # its own random state, so that the batches drawn are the same whatever the share
+    shortcut = random.Random(seed + 1)
     device = next(model.parameters()).device
     was_training = model.training
     model.train()
     losses = []
     for _ in range(steps):
-        input_ids, attention, targets = _batch(order.sample(rows, min(batch_size, len(rows))), tokenizer, fmt, device)
+        batch = [(row, direct_share > 0 and shortcut.random() < direct_share)
+                 for row in order.sample(rows, min(batch_size, len(rows)))]
+        input_ids, attention, targets = _batch(batch, tokenizer, fmt, device)
         loss = model(input_ids=input_ids, attention_mask=attention, labels=targets).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

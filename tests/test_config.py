@@ -28,6 +28,12 @@ def test_yaml_round_trip_keeps_every_value(tmp_path):
     assert again.to_dict() == cfg.to_dict()
 
 
+@pytest.mark.parametrize("share", ["-0.1", "1.5"])
+def test_a_direct_share_outside_zero_to_one_is_refused(share):
+    with pytest.raises(ConfigError, match="format_warmup_direct_share.*give a share from 0 to 1"):
+        load_config("cpu-learn", overrides=[f"train.format_warmup_direct_share={share}"])
+
+
 def test_kl_against_a_lora_reference_that_missed_the_format_warmup_is_refused():
     with pytest.raises(ConfigError, match="model before the format warm-up; set train.beta=0"):
         load_config("cpu-learn", overrides=["train.beta=0.04", "model.lora=true"])

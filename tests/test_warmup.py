@@ -5,7 +5,8 @@ import pytest
 from mathrl.config import get_format, load_config
 from mathrl.data import load_rows
 from mathrl.parsing import extract_answer
-from mathrl.warmup import format_warmup, warmup_text
+from mathrl.rewards import consistency_reward
+from mathrl.warmup import direct_text, format_warmup, warmup_text
 from tests.test_train import tiny_cfg
 
 
@@ -21,6 +22,43 @@ def test_a_problem_without_a_worked_solution_restates_itself_as_the_reasoning():
     text = warmup_text(row, get_format("reasoning"))
     assert text.split("</reasoning>")[0].strip() == "<reasoning>\nCalculate 61 - 16."
     assert extract_answer(text, "reasoning", ("answer_tag",)).value == "45"
+
+
+def test_a_direct_answer_states_the_expression_and_its_value_in_one_line():
+    row = {"question": "Calculate 61 - 16.", "answer": "45", "solution": "61 - 10 = 51\n51 - 6 = 45\n#### 45"}
+    text = direct_text(row, get_format("reasoning"))
+    assert text.split("</reasoning>")[0].strip() == "<reasoning>\n61 - 16 = 45"
+    # as well-formed as the worked answer, so the format rewards cannot tell the two apart
+    assert consistency_reward([text]) == consistency_reward([warmup_text(row, get_format("reasoning"))]) == [1.0]
+    row = {"question": "Of rooms 2 + 3 and 7, how much is 4 * 5?", "answer": "20", "solution": ""}
+    assert "<reasoning>\n4 * 5 = 20\n</reasoning>" in direct_text(row, get_format("reasoning"))
+
+
+def test_a_direct_answer_without_an_expression_worth_the_answer_restates_the_problem():
+    row = {"question": "Tom has 3 bags of 4 apples and eats 2 + 1. How many are left?", "answer": "9", "solution": ""}
+    text = direct_text(row, get_format("reasoning"))
+    assert text.split("</reasoning>")[0].strip() == f"<reasoning>\n{row['question']}"
+
+
+def test_the_direct_share_changes_how_answers_are_written_not_which_problems(tiny_model_dir, tmp_path, monkeypatch):
+    import mathrl.warmup
+
+    cfg = tiny_cfg(tiny_model_dir, tmp_path)
+    model, tokenizer = _model(cfg)
+    rows = load_rows(cfg.data, "train")[:8]
+    drawn = {}
+    real_batch = mathrl.warmup._batch
+
+    def spy(batch, *args):
+        drawn.setdefault(share, []).extend(batch)
+        return real_batch(batch, *args)
+
+    monkeypatch.setattr(mathrl.warmup, "_batch", spy)
+    for share in (0.0, 0.5, 1.0):
+        format_warmup(model, tokenizer, rows, cfg.format, steps=4, learning_rate=1e-4, batch_size=4, direct_share=share)
+    assert [row["id"] for row, _ in drawn[0.0]] == [row["id"] for row, _ in drawn[0.5]] == [row["id"] for row, _ in drawn[1.0]]
+    assert [direct for _, direct in drawn[0.0]] == [False] * 16 and [direct for _, direct in drawn[1.0]] == [True] * 16
+    assert 0 < sum(direct for _, direct in drawn[0.5]) < 16
 
 
 def _model(cfg):
