@@ -1,17 +1,20 @@
 """Does GRPO on the cpu-learn profile raise held-out accuracy? Greedy scoring before, after the format warm-up, and after.
 
-    nice python bench/learning_signal.py [--set key=value ...] [--eval-every N] [--sampled K]
+    nice python bench/learning_signal.py [--set key=value ...] [--eval-every N] [--sampled K] [--practised]
         # ~20 min on 2 idle CPU cores; writes bench/results/learning_signal.json
 
 Held-out accuracy is also measured every N GRPO steps (greedy, the in-memory model), so a result that is only a lucky
 or unlucky end point shows as one. With --sampled K the warm-up and the trained model are also scored on K samples per
-problem at the training temperature, the decoding GRPO optimizes, and compared problem by problem.
+problem at the training temperature, the decoding GRPO optimizes, and compared problem by problem. With --practised
+they are also scored, the same way, on the training problems GRPO drew its prompts from, to tell learning the problems
+practised from learning what carries over to new ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import math
 import shutil
@@ -114,6 +117,25 @@ def sampled_comparison(before: list[dict], after: list[dict], judged) -> dict:
             "paired": stats.paired_mean_difference(*shares)}
 
 
+def practised_rows(trainer, cfg) -> list[dict]:
+    """The training rows GRPO's first max_steps optimizer steps draw, in order: TRL's sampler has its own seeded
+    generator, so it is replayed before training without changing what training draws (one process only)."""
+    t = cfg.train
+    drawn = t.max_steps * t.per_device_train_batch_size * t.gradient_accumulation_steps
+    indices = dict.fromkeys(itertools.islice(iter(trainer._get_train_sampler(trainer.train_dataset)), drawn))
+    return [trainer.train_dataset[i] for i in indices]
+
+
+def replay_mismatch(rows: list[dict], samples_log: Path) -> str | None:
+    """Why the replayed rows are not the run's, or None: every prompt in the run's sample log must be among them."""
+    replayed = {row["question"] for row in rows}
+    logged = {json.loads(line)["prompt"] for line in samples_log.read_text().splitlines() if line.strip()}
+    if not logged:
+        return f"{samples_log} logged no prompt to check the replay against: set train.sample_every <= train.max_steps"
+    missing = sorted(logged - replayed)
+    return f"the run drew {missing[:3]}, which the replay did not" if missing else None
+
+
 def scored(cfg, name, out, rows, generator=None):
     evaluate(cfg, name, out, rows, generator=generator, progress=False)
     records = read_records(out / "records.jsonl")
@@ -139,6 +161,8 @@ def main() -> int:
     parser.add_argument("--figures", type=Path, help="also draw the run's figures into this folder (e.g. figures)")
     parser.add_argument("--sampled", type=int, default=0, metavar="K",
                         help="also score the warm-up and the trained model on K samples per problem (K >= 2)")
+    parser.add_argument("--practised", action="store_true",
+                        help="also score both on the training problems GRPO practised on")
     args = parser.parse_args()
     started = time.time()
     out = Path(args.out)
@@ -157,12 +181,12 @@ def main() -> int:
 
     groups = GroupRewards(cfg.train.num_generations)
 
-    def in_memory(name: str, scoring=cfg) -> list[dict]:
+    def in_memory(name: str, scoring=cfg, problems=rows) -> list[dict]:
         trainer.model.eval()
         generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
                                          stop_strings(cfg.format))
         with torch.random.fork_rng():  # sampled scoring reseeds torch: the run must draw what it would unmeasured
-            records = scored(scoring, name, out / f"eval_{name}", rows, (generate, trainer.processing_class))
+            records = scored(scoring, name, out / f"eval_{name}", problems, (generate, trainer.processing_class))
         trainer.model.train()
         return records
 
@@ -177,6 +201,11 @@ def main() -> int:
     groups.trainer = trainer
     warmed = in_memory("warmup", judged)
     print(f"warm-up scored ({time.time() - started:.0f}s)", flush=True)
+    if args.practised:
+        practised = practised_rows(trainer, cfg)
+        practised_before = in_memory("practised_warmup", judged, practised)
+        print(f"warm-up scored on the {len(practised)} problems GRPO will practise ({time.time() - started:.0f}s)",
+              flush=True)
     trainer.train()
     final = save_final(trainer, cfg)
     print(f"trained ({time.time() - started:.0f}s)", flush=True)
@@ -199,6 +228,15 @@ def main() -> int:
     }
     if args.sampled:
         result["sampled"] = sampled_comparison(warmed, after, judged)
+    if args.practised:
+        mismatch = replay_mismatch(practised, out / "train" / "samples.jsonl")
+        practised_after = [] if mismatch else scored(judged, str(final), out / "eval_practised_trained", practised)
+        result["practised"] = {"error": mismatch} if mismatch else {
+            "problems": len(practised),
+            "greedy": {"after_warmup": summary(practised_before, "strict"), "after_grpo": summary(practised_after, "strict"),
+                       "mcnemar": paired(practised_before, "strict", practised_after, "strict")},
+            **({"sampled": sampled_comparison(practised_before, practised_after, judged)} if args.sampled else {}),
+        }
     result["held_out_curve"] = [{"step": 0, "strict": result["after_warmup"]["strict"]["accuracy"]}, *curve.points,
                                 {"step": result["steps"], "strict": result["after_grpo"]["strict"]["accuracy"]}]
     target = result["after_grpo"]["strict"]["accuracy"] > result["base"]["flexible"]["accuracy"]
@@ -220,6 +258,13 @@ def main() -> int:
         s = result["sampled"]
         print(f"sampled pass@1 ({s['samples']} per problem, temperature {s['temperature']}): warm-up "
               f"{s['after_warmup']:.3f}, after GRPO {s['after_grpo']:.3f}, paired {s['paired']}")
+    if args.practised and "error" in result["practised"]:
+        print(f"practised problems not scored: {result['practised']['error']}")
+    elif args.practised:
+        p = result["practised"]
+        print(f"on the {p['problems']} problems GRPO practised, greedy strict: warm-up "
+              f"{p['greedy']['after_warmup']['accuracy']:.3f}, after GRPO {p['greedy']['after_grpo']['accuracy']:.3f}, "
+              f"McNemar {p['greedy']['mcnemar']}" + (f"; sampled paired {p['sampled']['paired']}" if args.sampled else ""))
     for name, edge in result["rewards_first_last_steps"].items():
         print(f"  {name:>22}: first {edge['first']['mean']} +- {edge['first']['se']}  last {edge['last']['mean']} "
               f"+- {edge['last']['se']}")

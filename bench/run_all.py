@@ -1,7 +1,7 @@
 """Run every benchmark and print one table of headline figures (ratios measured within one run) against the targets.
 
     python bench/run_all.py                      # CPU: rewards, evaluation, GRPO step, planner memory (~25 min on 2 cores)
-    python bench/run_all.py --with-learning      # also the learning run and its rescoring (~65 min more on 2 cores)
+    python bench/run_all.py --with-learning      # also the learning run and its rescoring (~70 min more on 2 cores)
     python bench/run_all.py --gpu                # on a CUDA machine: the Qwen2.5-0.5B-architecture GRPO and planner cases
     python bench/run_all.py --table-only         # reprint the table from bench/results/*.json without running anything
 Each script writes its own bench/results/<name>.json (machine, versions, config); this one adds results/summary.json.
@@ -65,7 +65,19 @@ def _learning(d):
          f"{after:.3f} / {warm:.3f}", ""),
         (f"{d['profile']}: base strict accuracy (answer tag)", f"{base:.3f}", ""),
         *_sampled_row(d, f"{d['profile']}: sampled pass@1 after GRPO / after the warm-up, n={n}"),
+        *_practised_rows(d),
     ]
+
+
+def _practised_rows(d):
+    practised = d.get("practised", {})
+    if "greedy" not in practised:
+        return []
+    greedy, n = practised["greedy"], practised["problems"]
+    label = f"{d['profile']}: on the {n} training problems GRPO practised"
+    return [(f"{label}, greedy strict accuracy after GRPO / after the warm-up, McNemar p={greedy['mcnemar']['p_value']:.2g}",
+             f"{greedy['after_grpo']['accuracy']:.3f} / {greedy['after_warmup']['accuracy']:.3f}", ""),
+            *_sampled_row(practised, f"{label}, sampled pass@1 after GRPO / after the warm-up")]
 
 
 def _sampled_row(d, label):
@@ -90,7 +102,7 @@ BENCHMARKS = [
     ("eval_throughput.json", ["bench/eval_throughput.py"], _eval, "cpu"),
     ("grpo_speed_cpu.json", ["bench/grpo_speed.py"], _speed_cpu, "cpu"),
     ("plan_cpu.json", ["bench/plan_validation.py"], _plan_cpu, "cpu"),
-    ("learning_signal.json", ["bench/learning_signal.py", "--sampled", "4"], _learning, "learning"),
+    ("learning_signal.json", ["bench/learning_signal.py", "--sampled", "4", "--practised"], _learning, "learning"),
     ("sampled_rescore.json", ["bench/sampled_rescore.py", "--trained", "runs/learning_signal/train/final"], _rescore,
      "learning"),
     ("grpo_speed_gpu.json", ["bench/grpo_speed.py", "--gpu"], _speed_gpu, "gpu"),
