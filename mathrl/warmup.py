@@ -59,8 +59,9 @@ def format_warmup(model, tokenizer, rows: list[dict], fmt, steps: int, learning_
     """Train `model` in place for `steps` AdamW steps on rendered gold solutions; returns the loss of each step.
 
     A `direct_share` of the answers imitated state the result in one line instead of working it (`direct_text`), so
-    the warmed model sometimes shows its work and sometimes does not, and GRPO can learn which pays. Only parameters that require grad move, so on a LoRA model only the adapters learn. Every process runs the same
-    steps on the same batches, so data-parallel replicas stay identical.
+    the warmed model sometimes shows its work and sometimes does not, and GRPO can learn which pays. Only parameters
+    that require grad move, so on a LoRA model only the adapters learn. Every process runs the same steps on the same
+    batches, so data-parallel replicas stay identical.
     """
     import torch
 
