@@ -117,6 +117,14 @@ def sampled_comparison(before: list[dict], after: list[dict], judged) -> dict:
             "paired": stats.paired_mean_difference(*shares)}
 
 
+def warmup_against_grpo(before: list[dict], after: list[dict], judged) -> dict:
+    """Greedy strict accuracy of both on the same problems with McNemar, and pass@1 when `judged` samples."""
+    greedy = {"after_warmup": summary(before, "strict"), "after_grpo": summary(after, "strict"),
+              "mcnemar": paired(before, "strict", after, "strict")}
+    sampled = {"sampled": sampled_comparison(before, after, judged)} if judged.eval.num_samples > 1 else {}
+    return {"greedy": greedy, **sampled}
+
+
 def practised_rows(trainer, cfg) -> list[dict]:
     """The training rows GRPO's first max_steps optimizer steps draw, in order: TRL's sampler has its own seeded
     generator, so it is replayed before training without changing what training draws (one process only)."""
@@ -230,13 +238,12 @@ def main() -> int:
         result["sampled"] = sampled_comparison(warmed, after, judged)
     if args.practised:
         mismatch = replay_mismatch(practised, out / "train" / "samples.jsonl")
-        practised_after = [] if mismatch else scored(judged, str(final), out / "eval_practised_trained", practised)
-        result["practised"] = {"error": mismatch} if mismatch else {
-            "problems": len(practised),
-            "greedy": {"after_warmup": summary(practised_before, "strict"), "after_grpo": summary(practised_after, "strict"),
-                       "mcnemar": paired(practised_before, "strict", practised_after, "strict")},
-            **({"sampled": sampled_comparison(practised_before, practised_after, judged)} if args.sampled else {}),
-        }
+        if mismatch:
+            result["practised"] = {"error": mismatch}
+        else:
+            practised_after = scored(judged, str(final), out / "eval_practised_trained", practised)
+            result["practised"] = {"problems": len(practised),
+                                   **warmup_against_grpo(practised_before, practised_after, judged)}
     result["held_out_curve"] = [{"step": 0, "strict": result["after_warmup"]["strict"]["accuracy"]}, *curve.points,
                                 {"step": result["steps"], "strict": result["after_grpo"]["strict"]["accuracy"]}]
     target = result["after_grpo"]["strict"]["accuracy"] > result["base"]["flexible"]["accuracy"]

@@ -73,11 +73,15 @@ def _practised_rows(d):
     practised = d.get("practised", {})
     if "greedy" not in practised:
         return []
-    greedy, n = practised["greedy"], practised["problems"]
-    label = f"{d['profile']}: on the {n} training problems GRPO practised"
-    return [(f"{label}, greedy strict accuracy after GRPO / after the warm-up, McNemar p={greedy['mcnemar']['p_value']:.2g}",
-             f"{greedy['after_grpo']['accuracy']:.3f} / {greedy['after_warmup']['accuracy']:.3f}", ""),
-            *_sampled_row(practised, f"{label}, sampled pass@1 after GRPO / after the warm-up")]
+    return _warmup_against_grpo_rows(practised, f"{d['profile']}: on the {practised['problems']} training problems GRPO "
+                                                "practised")
+
+
+def _warmup_against_grpo_rows(d, label):
+    mcnemar = d["greedy"]["mcnemar"]
+    return [(f"{label}, greedy strict accuracy after GRPO / after the warm-up, McNemar p={mcnemar['p_value']:.2g}",
+             f"{d['greedy']['after_grpo']['accuracy']:.3f} / {d['greedy']['after_warmup']['accuracy']:.3f}", ""),
+            *_sampled_row(d, f"{label}, sampled pass@1 after GRPO / after the warm-up")]
 
 
 def _sampled_row(d, label):
@@ -89,11 +93,7 @@ def _sampled_row(d, label):
 
 
 def _rescore(d):
-    greedy = d["greedy"]
-    return [(f"fresh held-out problems: greedy strict accuracy after GRPO / after the warm-up, n={d['problems']}, "
-             f"McNemar p={greedy['mcnemar']['p_value']:.2g}",
-             f"{greedy['after_grpo']['accuracy']:.3f} / {greedy['after_warmup']['accuracy']:.3f}", ""),
-            *_sampled_row(d, f"fresh held-out problems: sampled pass@1 after GRPO / after the warm-up, n={d['problems']}")]
+    return _warmup_against_grpo_rows(d, f"{d['problems']} fresh held-out problems")
 
 
 # (results file, command, extractor, when): when = cpu | gpu | learning

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from learning_signal import judged_config, paired, sampled_comparison, scored, summary  # noqa: E402
+from learning_signal import judged_config, scored, summary, warmup_against_grpo  # noqa: E402
 
 from mathrl.config import load_config  # noqa: E402
 from mathrl.evaluate import eval_rows  # noqa: E402
@@ -71,9 +71,7 @@ def main() -> int:
     result = {
         "trained": str(args.trained), "overrides": args.overrides, "problems": len(rows), "skipped": seen,
         "warmup_check_on_learning_problems": check["accuracy"],
-        "greedy": {"after_warmup": summary(before, "strict"), "after_grpo": summary(after, "strict"),
-                   "mcnemar": paired(before, "strict", after, "strict")},
-        "sampled": sampled_comparison(before, after, judged),
+        **warmup_against_grpo(before, after, judged),
         "seconds": round(time.time() - started),
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)

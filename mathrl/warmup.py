@@ -9,7 +9,7 @@ import random
 import re
 
 from mathrl.arithmetic import evaluate
-from mathrl.parsing import render_gold
+from mathrl.parsing import render_gold, to_number
 
 _SUM = re.compile(r"-?\d+(?:\s*[-+*/]\s*\d+)+")
 
@@ -25,8 +25,9 @@ def warmup_text(row: dict, fmt) -> str:
 def direct_text(row: dict, fmt) -> str:
     """The assistant turn without worked steps: the problem's expression and its value in one line (`47 + 38 = 85`),
     or the restated problem when the question holds no expression worth the answer."""
-    answer = float(row["answer"]) if re.fullmatch(r"-?\d+(\.\d+)?", row["answer"]) else None
-    expression = next((m.group() for m in _SUM.finditer(row["question"]) if evaluate(m.group()) == answer), None)
+    value = to_number(row["answer"])
+    worth = (m.group() for m in _SUM.finditer(row["question"]) if value is not None and evaluate(m.group()) == value)
+    expression = next(worth, None)
     line = f"{expression} = {row['answer']}" if expression else row["question"]
     return render_gold(f"{line}\n#### {row['answer']}", fmt)
 
@@ -77,7 +78,7 @@ def format_warmup(model, tokenizer, rows: list[dict], fmt, steps: int, learning_
     model.train()
     losses = []
     for _ in range(steps):
-        batch = [(row, direct_share > 0 and shortcut.random() < direct_share)
+        batch = [(row, shortcut.random() < direct_share)
                  for row in order.sample(rows, min(batch_size, len(rows)))]
         input_ids, attention, targets = _batch(batch, tokenizer, fmt, device)
         loss = model(input_ids=input_ids, attention_mask=attention, labels=targets).loss
