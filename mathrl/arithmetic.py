@@ -157,8 +157,15 @@ _CHAIN = re.compile(r"^\s*(-?\d+)((?:\s*[+-]\s*\d+)+)\s*$")
 _TERM = re.compile(r"([+-])\s*(\d+)")
 
 
-def worked_sum(expression: str) -> str | None:
-    """Whole numbers added and subtracted, worked left to right, each term tens first, then ones; None otherwise.
+WORKED_METHODS = ("tens_first", "place_value")
+
+
+def worked_sum(expression: str, method: str = "tens_first") -> str | None:
+    """Whole numbers added and subtracted, worked step by step; None for anything else.
+
+    `tens_first` works left to right, each term tens first, then ones. `place_value` adds the tens of every term, then
+    the ones, then the two: each step is a one-digit fact (times ten) that every problem shares, where tens first
+    writes facts about the problem's own numbers.
 
     >>> print(worked_sum("47 + 38"))
     47 + 30 = 77
@@ -168,17 +175,40 @@ def worked_sum(expression: str) -> str | None:
     34 - 6 = 28
     28 + 120 = 148
     #### 148
+    >>> print(worked_sum("-25 - 38", "place_value"))
+    -20 - 30 = -50
+    -5 - 8 = -13
+    -50 - 13 = -63
+    #### -63
     >>> worked_sum("2 * 3") is None
     True
     """
+    if method not in WORKED_METHODS:
+        raise ValueError(f"worked method {method!r}: choose {' or '.join(WORKED_METHODS)}")
     found = _CHAIN.match(as_text(expression))
     if not found:
         return None
-    total, lines = int(found[1]), []
-    for op, digits in _TERM.findall(found[2]):
-        sign, term = (1 if op == "+" else -1), int(digits)
-        tens, ones = term - term % 10, term % 10
+    first, terms = int(found[1]), [(op, int(digits)) for op, digits in _TERM.findall(found[2])]
+    lines = _place_value(first, terms) if method == "place_value" else _tens_first(first, terms)
+    return "\n".join([*lines, f"#### {first + sum(n if op == '+' else -n for op, n in terms)}"])
+
+
+def _tens_first(total: int, terms: list[tuple[str, int]]) -> list[str]:
+    lines = []
+    for op, term in terms:
+        sign, tens, ones = (1 if op == "+" else -1), term - term % 10, term % 10
         for part in ([term] if tens == 0 or ones == 0 else [tens, ones]):
             lines.append(f"{total} {op} {part} = {total + sign * part}")
             total += sign * part
-    return "\n".join([*lines, f"#### {total}"])
+    return lines
+
+
+def _place_value(first: int, terms: list[tuple[str, int]]) -> list[str]:
+    ones_first = -(abs(first) % 10) if first < 0 else first % 10
+    tens_first = first - ones_first
+    tens = f"{tens_first}" + "".join(f" {op} {n - n % 10}" for op, n in terms)
+    ones = f"{ones_first}" + "".join(f" {op} {n % 10}" for op, n in terms)
+    tens_total = tens_first + sum(n - n % 10 if op == "+" else n % 10 - n for op, n in terms)
+    ones_total = ones_first + sum(n % 10 if op == "+" else -(n % 10) for op, n in terms)
+    joined = f"{tens_total} {'-' if ones_total < 0 else '+'} {abs(ones_total)}"
+    return [f"{tens} = {tens_total}", f"{ones} = {ones_total}", f"{joined} = {tens_total + ones_total}"]

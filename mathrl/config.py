@@ -187,6 +187,8 @@ class DataConfig:
     gym_task: str = _help("reasoning-gym dataset for source=reasoning_gym", "gsm_symbolic")
     gym_size: int = _help("how many problems reasoning-gym generates", 500)
     gym_options: dict = _help("extra reasoning-gym dataset options, e.g. {max_digits: 1}", factory=dict)
+    worked_method: str = _help("worked steps written for reasoning-gym sums: tens_first (47 + 30 = 77, 77 + 8 = 85) | "
+                               "place_value (40 + 30 = 70, 7 + 8 = 15, 70 + 15 = 85)", "tens_first")
     seed: int = _help("seed for generated data and shuffles", 0)
     format: str = _help(f"output format: {' | '.join(FORMATS)}", DEFAULT_FORMAT)
     instruction_in_user_turn: bool = _help("repeat the format instruction in the user turn (small models need it)", True)
@@ -514,6 +516,7 @@ def _read_yaml(path: str | Path) -> dict:
 
 def validate(cfg: Config) -> Config:
     """Cheap checks that catch a bad config before a model loads; each message says how to fix it."""
+    from mathrl.arithmetic import WORKED_METHODS
     from mathrl.rewards import REWARDS
 
     get_format(cfg.data.format)
@@ -522,6 +525,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.source={cfg.data.source!r}: choose gsm8k, hub, file or reasoning_gym")
     if cfg.data.answer_style not in ("gsm8k", "final", "boxed"):
         raise ConfigError(f"data.answer_style={cfg.data.answer_style!r}: choose gsm8k, final or boxed")
+    if cfg.data.worked_method not in WORKED_METHODS:
+        raise ConfigError(f"data.worked_method={cfg.data.worked_method!r}: choose {' or '.join(WORKED_METHODS)}")
     answer_tag, d = get_format(cfg.data.format).answer.open, cfg.data
     if d.system_prompt is not None and answer_tag not in d.system_prompt and not d.instruction_in_user_turn:
         raise ConfigError(f"data.system_prompt never names the answer tag {answer_tag!r} and the user turn does not "

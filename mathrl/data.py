@@ -99,21 +99,21 @@ def _gym_items(cfg: DataConfig, size: int, seed: int):
         raise DataError(f"reasoning-gym could not build {cfg.gym_task!r} with {cfg.gym_options}: {err}") from None
 
 
-def _gym_row(item: dict) -> dict:
-    # basic_arithmetic comes without worked steps; tens-then-ones steps give the format warm-up a method to imitate
-    solution = item["metadata"].get("answer_cot") or worked_sum(item["metadata"].get("expression", "")) or ""
+def _gym_row(item: dict, method: str) -> dict:
+    # basic_arithmetic comes without worked steps; written ones give the format warm-up a method to imitate
+    solution = item["metadata"].get("answer_cot") or worked_sum(item["metadata"].get("expression", ""), method) or ""
     return {"question": item["question"], "answer": str(item["answer"]), "solution": solution}
 
 
 def _read_reasoning_gym(cfg: DataConfig, split: str) -> list[dict]:
-    train = [_gym_row(item) for item in _gym_items(cfg, cfg.gym_size, cfg.seed)]
+    train = [_gym_row(item, cfg.worked_method) for item in _gym_items(cfg, cfg.gym_size, cfg.seed)]
     if split == "train":
         return train
     # Another seed alone is not enough: one-digit sums are only 242 problems, and two seeds of 1,200 share almost all
     # of them, so "held-out" accuracy would measure recall. The test split keeps distinct problems unseen in train.
     seen, test = {row["question"] for row in train}, []
     for item in _gym_items(cfg, GYM_TEST_TRIES * cfg.gym_size, cfg.seed + 10_000):
-        row = _gym_row(item)
+        row = _gym_row(item, cfg.worked_method)
         if row["question"] not in seen:
             seen.add(row["question"])
             test.append(row)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mathrl.arithmetic import equations, evaluate, latex_value
+from mathrl.arithmetic import WORKED_METHODS, equations, evaluate, latex_value, worked_sum
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,23 @@ def test_equations_finds_annotations_steps_and_plain_lines():
 )
 def test_latex_value(latex, value):
     assert latex_value(latex) == value
+
+
+@pytest.mark.parametrize("method", WORKED_METHODS)
+@pytest.mark.parametrize("expression", ["47 + 38", "82 - 47", "5 - 33", "-25 - 38", "34 - 6 + 120", "100 - 96", "7 + 0"])
+def test_worked_steps_check_out_and_reach_the_value(method, expression):
+    text = worked_sum(expression, method)
+    steps, value = equations(text), evaluate(expression)
+    assert steps and all(lhs == rhs for lhs, rhs, _ in steps)
+    assert text.endswith(f"#### {value:g}") and steps[-1][1] == value
+
+
+def test_place_value_steps_are_one_digit_facts_every_problem_shares():
+    tens, ones, joined = worked_sum("47 - 38 + 6", "place_value").splitlines()[:3]
+    assert tens == "40 - 30 + 0 = 10" and ones == "7 - 8 + 6 = 5" and joined == "10 + 5 = 15"
+    assert worked_sum("-25 - 38", "place_value").splitlines()[2] == "-50 - 13 = -63"  # a negative ones sum is subtracted
+
+
+def test_an_unknown_worked_method_is_refused():
+    with pytest.raises(ValueError, match="choose tens_first or place_value"):
+        worked_sum("1 + 2", "columns")

@@ -122,3 +122,8 @@ def test_docs_config_md_is_generated_from_the_code():
 
     assert DOCS_PATH.read_text() == config_markdown(), "run `mathrl config --write-docs`"
     assert "`kaggle-2xt4`" in DOCS_PATH.read_text() and "`train.beta`" in DOCS_PATH.read_text()
+
+
+def test_an_unknown_worked_method_is_refused_before_anything_loads():
+    with pytest.raises(ConfigError, match="data.worked_method='columns': choose tens_first or place_value"):
+        load_config("cpu-learn", overrides=["data.worked_method=columns"])

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from mathrl.arithmetic import equations
 from mathrl.config import DataConfig, get_format
 from mathrl.data import (
     COLUMNS, DataError, dataset_stats, drop_long_prompts, gold_from_gsm8k_solution, load_dataset, load_rows,
@@ -118,7 +119,6 @@ def test_reasoning_gym_without_unseen_problems_says_how_to_widen():
 
 @pytest.mark.parametrize("terms, digits", [(2, 2), (4, 3)])
 def test_sums_and_differences_carry_worked_steps_that_check_out(terms, digits):
-    from mathrl.arithmetic import equations
 
     cfg = DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=50,
                      gym_options={"min_terms": terms, "max_terms": terms, "min_digits": digits, "max_digits": digits,
@@ -129,6 +129,18 @@ def test_sums_and_differences_carry_worked_steps_that_check_out(terms, digits):
         assert len(steps) >= terms - 1 and all(lhs == rhs for lhs, rhs, _ in steps), row
         assert gold_from_gsm8k_solution(row["solution"]) == row["answer"]
     assert any(len(equations(r["solution"])) == 2 * (terms - 1) for r in rows)  # each term tens first, then ones
+
+
+def test_sums_can_be_worked_by_place_value():
+    options = {"min_terms": 2, "max_terms": 2, "min_digits": 2, "max_digits": 2, "operators": ["+", "-"],
+               "allow_parentheses": False}
+    tens = load_rows(DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=20, gym_options=options))
+    place = load_rows(DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=20, gym_options=options,
+                                 worked_method="place_value"))
+    assert [r["question"] for r in place] == [r["question"] for r in tens]
+    for row in place:
+        steps = equations(row["solution"])
+        assert len(steps) == 3 and all(lhs == rhs for lhs, rhs, _ in steps) and steps[-1][1] == float(row["answer"])
 
 
 def test_gsm_symbolic_rows_carry_worked_solutions():
