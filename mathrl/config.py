@@ -341,6 +341,10 @@ PROFILES: dict[str, dict] = {
         # mostly seen in training, only 6.5% of the unseen held-out set, so training and evaluation differed.
         "data.gym_options": {"min_terms": 2, "max_terms": 2, "min_digits": 2, "max_digits": 2,
                              "operators": ["+", "-"], "allow_parentheses": False},
+        # Place value (40 + 30 = 70, 7 + 8 = 15, 70 + 15 = 85): every step is a one-digit fact that all problems share,
+        # so what GRPO learns on the problems it practises carries over. The warm-up alone reached 69.5% against 54.5%
+        # tens first (47 + 30 = 77, 77 + 8 = 85), both 40 steps (McNemar p = 0.0004), and 39.5% tens first at 16.
+        "data.worked_method": "place_value",
         # A short prompt (110 -> 47 tokens): the warm-up teaches the format anyway, and on 2 cores a forward and
         # backward pass over 16 sequences took 16 s at 135 tokens against 6 s at 65.
         "data.system_prompt": "Solve the problem. Reply as <reasoning>...</reasoning> <answer>N</answer>.",
@@ -361,7 +365,7 @@ PROFILES: dict[str, dict] = {
         "train.gradient_checkpointing": False,
         "train.save_steps": 16,
         "train.save_total_limit": 1,
-        "train.format_warmup_steps": 16,
+        "train.format_warmup_steps": 40,
         "train.format_warmup_lr": 3e-5,
         "train.output_dir": "runs/cpu-learn",
         "eval.limit": 200,
