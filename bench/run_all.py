@@ -1,7 +1,7 @@
 """Run every benchmark and print one table of headline figures (ratios measured within one run) against the targets.
 
     python bench/run_all.py                      # CPU: rewards, evaluation, GRPO step, planner memory (~25 min on 2 cores)
-    python bench/run_all.py --with-learning      # also the learning run and its rescoring (~70 min more on 2 cores)
+    python bench/run_all.py --with-learning      # also the learning run, its rescoring and the warm-up comparison (~100 min more)
     python bench/run_all.py --gpu                # on a CUDA machine: the Qwen2.5-0.5B-architecture GRPO and planner cases
     python bench/run_all.py --table-only         # reprint the table from bench/results/*.json without running anything
 Each script writes its own bench/results/<name>.json (machine, versions, config); this one adds results/summary.json.
@@ -96,6 +96,13 @@ def _rescore(d):
     return _warmup_against_grpo_rows(d, f"{d['problems']} fresh held-out problems")
 
 
+def _warmup_methods(d):
+    first = d["variants"][0]
+    return [(f"format warm-up alone, greedy strict accuracy: {v['name']} / {first['name']}, McNemar "
+             f"p={v['mcnemar_against_first']['p_value']:.2g}",
+             f"{v['strict']['accuracy']:.3f} / {first['strict']['accuracy']:.3f}", "") for v in d["variants"][1:]]
+
+
 # (results file, command, extractor, when): when = cpu | gpu | learning
 BENCHMARKS = [
     ("reward_throughput.json", ["bench/reward_throughput.py"], _reward, "cpu"),
@@ -105,6 +112,7 @@ BENCHMARKS = [
     ("learning_signal.json", ["bench/learning_signal.py", "--sampled", "4", "--practised"], _learning, "learning"),
     ("sampled_rescore.json", ["bench/sampled_rescore.py", "--trained", "runs/learning_signal/train/final"], _rescore,
      "learning"),
+    ("warmup_methods.json", ["bench/warmup_methods.py"], _warmup_methods, "learning"),
     ("grpo_speed_gpu.json", ["bench/grpo_speed.py", "--gpu"], _speed_gpu, "gpu"),
     ("grpo_overhead_gpu.json", ["bench/grpo_speed.py", "--gpu", "--overhead"], _speed_gpu, "gpu"),
     ("plan_gpu.json", ["bench/plan_validation.py", "--gpu"], _plan_gpu, "gpu"),
