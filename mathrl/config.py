@@ -342,8 +342,9 @@ PROFILES: dict[str, dict] = {
         "data.gym_options": {"min_terms": 2, "max_terms": 2, "min_digits": 2, "max_digits": 2,
                              "operators": ["+", "-"], "allow_parentheses": False},
         # Place value (40 + 30 = 70, 7 + 8 = 15, 70 + 15 = 85): every step is a one-digit fact that all problems share,
-        # so what GRPO learns on the problems it practises carries over. The warm-up alone reached 69.5% against 54.5%
-        # tens first (47 + 30 = 77, 77 + 8 = 85), both 40 steps (McNemar p = 0.0004), and 39.5% tens first at 16.
+        # so what GRPO learns on the problems it practises carries over. The warm-up alone reached 67.5% against 57.0%
+        # tens first (47 + 30 = 77, 77 + 8 = 85), both 40 steps (McNemar p = 0.007), and 39.5% tens first at 16
+        # (bench/warmup_methods.py).
         "data.worked_method": "place_value",
         # A short prompt (110 -> 47 tokens): the warm-up teaches the format anyway, and on 2 cores a forward and
         # backward pass over 16 sequences took 16 s at 135 tokens against 6 s at 65.
