@@ -144,6 +144,14 @@ def replay_mismatch(rows: list[dict], samples_log: Path) -> str | None:
     return f"the run drew {missing[:3]}, which the replay did not" if missing else None
 
 
+def scored_in_memory(trainer, cfg, name, out, rows):
+    """`scored` for the trainer's model as it is now, in eval mode, without saving it first."""
+    trainer.model.eval()
+    generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
+                                     stop_strings(cfg.format))
+    return scored(cfg, name, out, rows, (generate, trainer.processing_class))
+
+
 def scored(cfg, name, out, rows, generator=None):
     evaluate(cfg, name, out, rows, generator=generator, progress=False)
     records = read_records(out / "records.jsonl")
@@ -190,11 +198,8 @@ def main() -> int:
     groups = GroupRewards(cfg.train.num_generations)
 
     def in_memory(name: str, scoring=cfg, problems=rows) -> list[dict]:
-        trainer.model.eval()
-        generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
-                                         stop_strings(cfg.format))
         with torch.random.fork_rng():  # sampled scoring reseeds torch: the run must draw what it would unmeasured
-            records = scored(scoring, name, out / f"eval_{name}", problems, (generate, trainer.processing_class))
+            records = scored_in_memory(trainer, scoring, name, out / f"eval_{name}", problems)
         trainer.model.train()
         return records
 

@@ -19,11 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from learning_signal import paired, scored, summary  # noqa: E402
+from learning_signal import paired, scored_in_memory, summary  # noqa: E402
 
 from mathrl.config import load_config  # noqa: E402
 from mathrl.evaluate import eval_rows  # noqa: E402
-from mathrl.generation import stop_strings, transformers_generate  # noqa: E402
 from mathrl.train import build_trainer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "warmup_methods.json"
@@ -55,11 +54,7 @@ def main() -> int:
     results, first = [], None
     for i, (name, overrides) in enumerate(variants):
         cfg = load_config("cpu-learn", overrides=[f"train.output_dir={args.out / str(i)}", *overrides])
-        trainer = build_trainer(cfg)
-        trainer.model.eval()
-        generate = transformers_generate(trainer.model, trainer.processing_class, cfg.eval.max_new_tokens,
-                                         stop_strings(cfg.format))
-        records = scored(cfg, name, args.out / f"eval_{i}", eval_rows(cfg), (generate, trainer.processing_class))
+        records = scored_in_memory(build_trainer(cfg), cfg, name, args.out / f"eval_{i}", eval_rows(cfg))
         first = first or records
         results.append({"name": name, "overrides": overrides, "strict": summary(records, "strict"),
                         "mcnemar_against_first": paired(first, "strict", records, "strict")})
