@@ -13,18 +13,15 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mathrl.config import load_config  # noqa: E402
-from mathrl.data import load_rows  # noqa: E402
-from mathrl.generation import length_sorted_batches, prompt_texts, stop_strings, transformers_generate  # noqa: E402
-from mathrl.models import load_model  # noqa: E402
+from mathrl.config import load_config
+from mathrl.data import load_rows
+from mathrl.generation import length_sorted_batches, prompt_texts, stop_strings, transformers_generate
+from mathrl.models import load_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval_throughput.json"
 

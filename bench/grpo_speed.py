@@ -18,11 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from mathrl.config import load_config
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
-
-from mathrl.config import load_config  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results"
 CAP_GIB = 15.0
 CPU_BASE = ["model.name=smollm2-135m-instruct", "train.per_device_train_batch_size=8", "train.num_generations=8",

@@ -17,13 +17,11 @@ import threading
 import time
 from pathlib import Path
 
+from mathrl.config import load_config
+from mathrl.hardware import GiB, hf_config, match_device, model_spec
+from mathrl.plan import plan_run
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
-
-from mathrl.config import load_config  # noqa: E402
-from mathrl.hardware import GiB, hf_config, match_device, model_spec  # noqa: E402
-from mathrl.plan import plan_run  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results"
 CAP_GIB = 15.0  # a T4-sized slice of a larger GPU
 GPU_STEPS = 3  # the first step warms up; later ones give the step time
