@@ -263,6 +263,10 @@ class TrainConfig:
     format_warmup_steps: int = _help("supervised steps on gold solutions rendered in the format before GRPO (0 = off)", 0)
     format_warmup_lr: float = _help("learning rate of the format warm-up", 1e-5)
     format_warmup_direct_share: float = _help("share of warm-up answers that give the result in one line, unworked", 0.0)
+    dynamic_sampling: bool = _help("drop prompt groups whose rewards have no spread and refill the batch with fresh "
+                                   "prompts (DAPO); one process only", False)
+    dynamic_sampling_max_extra: int | None = _help("most extra completions generated per generation batch to refill "
+                                                   "it (whole groups; None = one batch's worth)", None)
     live_plot: str = _help("auto | live | final | off: redraw reward curves in a notebook cell while training", "auto")
 
 
@@ -558,6 +562,13 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("train.beta must be >= 0, train.learning_rate and train.temperature > 0")
     if not 0 <= t.format_warmup_direct_share <= 1:
         raise ConfigError(f"train.format_warmup_direct_share={t.format_warmup_direct_share}: give a share from 0 to 1")
+    if t.dynamic_sampling_max_extra is not None and t.dynamic_sampling_max_extra < t.num_generations:
+        raise ConfigError(f"train.dynamic_sampling_max_extra={t.dynamic_sampling_max_extra} is less than one group "
+                          f"(train.num_generations={t.num_generations}), so nothing could be refilled: give at least "
+                          f"{t.num_generations}, or none for one generation batch's worth")
+    if t.dynamic_sampling and t.num_processes > 1:
+        raise ConfigError("train.dynamic_sampling runs in one process only: set train.num_processes=1 or "
+                          "train.dynamic_sampling=false")
     if t.beta > 0 and t.format_warmup_steps > 0 and cfg.model.lora:
         # With LoRA, TRL's KL reference is the model with its adapters switched off: the model before the warm-up, so
         # the KL term would pull the policy back towards not writing the format.

@@ -261,6 +261,7 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
     from datasets import Dataset
     from trl import GRPOTrainer
 
+    from mathrl.dynamic import DynamicSamplingTrainer
     from mathrl.live import LivePlotCallback
     from mathrl.metrics import MetricsCallback
     from mathrl.models import choose_precision, load_model, lora_config
@@ -277,7 +278,8 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
     rows, _ = prepare_rows(cfg, tokenizer)
     funcs, _ = build_reward_funcs(cfg.rewards, cfg.data.format)
     args = grpo_args(cfg, precision)
-    trainer = GRPOTrainer(
+    dynamic = {"max_extra": cfg.train.dynamic_sampling_max_extra} if cfg.train.dynamic_sampling else {}
+    trainer = (DynamicSamplingTrainer if dynamic else GRPOTrainer)(
         model=model,
         reward_funcs=funcs,
         args=args,
@@ -285,6 +287,7 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
         processing_class=tokenizer,
         peft_config=lora_config(cfg.model),
         callbacks=[_completion_marker_callback()],
+        **dynamic,
     )
     # The caller's callbacks run after the metrics log, so they see (and may stop after) a step already written.
     for callback in (
