@@ -287,8 +287,6 @@ def dataset_stats(rows: list[dict], tokenizer=None) -> dict:
 
 def add_data_arguments(parser) -> None:
     parser.add_argument("action", choices=["stats", "show"], help="stats: counts and lengths; show: first rows")
-    parser.add_argument("--source", help="gsm8k | hub | file | reasoning_gym (default: the config's)")
-    parser.add_argument("--path", help="local folder or file (default: the shipped GSM8K copy)")
     parser.add_argument("--split", help="split to read (default: the config's train split)")
     parser.add_argument("--limit", type=int, help="first N rows only (default: all; a profile's training limit is ignored)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -297,9 +295,6 @@ def add_data_arguments(parser) -> None:
 def run_data(args, cfg: Config) -> int:
     data = cfg.data
     data.limit = args.limit
-    for key in ("source", "path"):
-        if getattr(args, key) is not None:
-            setattr(data, key, getattr(args, key))
     rows = load_rows(data, args.split)
     if args.action == "show":
         for row in rows[:5]:

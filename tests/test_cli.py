@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from mathrl.cli import main
+from mathrl.cli import DATA_COMMANDS, main
 
 
 def test_data_stats_on_the_test_split(capsys, gsm8k_dir):
@@ -36,6 +36,30 @@ def test_bad_data_exits_1_naming_the_file(capsys, tmp_path):
     path.write_text("{oops\n")
     assert main(["data", "stats", "--source", "file", "--path", str(path)]) == 1
     assert f"{path}:1: malformed JSON" in capsys.readouterr().err
+
+
+def test_every_command_that_reads_problems_takes_the_data_options(capsys, tmp_path, tiny_model_dir):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{oops\n")
+    data = ["--source", "file", "--path", str(broken)]
+    runs = {
+        "data": ["data", "stats", *data],
+        "eval": ["eval", *data, "--model", str(tiny_model_dir), "--limit", "1", "--out", str(tmp_path / "eval")],
+        "train": ["train", *data, "--set", f"model.name={tiny_model_dir}", "--output-dir", str(tmp_path / "train")],
+    }
+    assert set(runs) == set(DATA_COMMANDS)
+    for command, argv in runs.items():
+        assert main(argv) == 1, command  # it read the file named by --path, not the shipped copy
+        assert f"{broken}:1: malformed JSON" in capsys.readouterr().err, command
+
+
+def test_data_field_options_map_a_file_of_another_shape(capsys, tmp_path):
+    path = tmp_path / "other.jsonl"
+    path.write_text(json.dumps({"problem": "What is 2 + 3?", "final": "5"}) + "\n")
+    argv = ["data", "show", "--source", "file", "--path", str(path), "--question-field", "problem",
+            "--answer-field", "final", "--answer-style", "final"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["question"] == "What is 2 + 3?"
 
 
 def test_env_json_lists_versions_against_pins(capsys):
