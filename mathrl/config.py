@@ -6,6 +6,7 @@ The single place for format tags, system prompts, reward weights and profiles; l
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -166,10 +167,13 @@ DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
 # --------------------------------------------------------------------------- the config tree
 
 
-def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING):
+def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING, *, at_least=None, above=None,
+          at_most=None):
+    """A field with its help text and the range its value must lie in (checked by `coerce` on every door)."""
+    metadata = {"help": text, "at_least": at_least, "above": above, "at_most": at_most}
     if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -180,20 +184,20 @@ class DataConfig:
     hub_config: str | None = _help("Hub dataset configuration name", "main")
     split: str = _help("split to train on", "train")
     eval_split: str = _help("split to evaluate on", "test")
-    limit: int | None = _help("keep only the first N rows (None = all)", None)
+    limit: int | None = _help("keep only the first N rows (None = all)", None, at_least=1)
     question_field: str = _help("column holding the problem text", "question")
     answer_field: str = _help("column holding the answer or solution", "answer")
     answer_style: str = _help("how the answer column gives the answer: gsm8k (#### N) | final | boxed", "gsm8k")
     gym_task: str = _help("reasoning-gym dataset for source=reasoning_gym", "gsm_symbolic")
-    gym_size: int = _help("how many problems reasoning-gym generates", 500)
+    gym_size: int = _help("how many problems reasoning-gym generates", 500, at_least=1)
     gym_options: dict = _help("extra reasoning-gym dataset options, e.g. {max_digits: 1}", factory=dict)
     worked_method: str = _help("worked steps written for reasoning-gym sums: tens_first (47 + 30 = 77, 77 + 8 = 85) | "
                                "place_value (40 + 30 = 70, 7 + 8 = 15, 70 + 15 = 85)", "tens_first")
-    seed: int = _help("seed for generated data and shuffles", 0)
+    seed: int = _help("seed for generated data and shuffles", 0, at_least=0)
     format: str = _help(f"output format: {' | '.join(FORMATS)}", DEFAULT_FORMAT)
     instruction_in_user_turn: bool = _help("repeat the format instruction in the user turn (small models need it)", True)
     system_prompt: str | None = _help("system prompt in place of the format's own (None = the format's); name its tags", None)
-    max_prompt_tokens: int | None = _help("drop prompts longer than this many tokens (None = keep all)", None)
+    max_prompt_tokens: int | None = _help("drop prompts longer than this many tokens (None = keep all)", None, at_least=1)
 
 
 @dataclass
@@ -201,9 +205,9 @@ class ModelConfig:
     name: str = _help(f"Hub id, local path, or the built-in {OFFLINE_MODEL!r}", OFFLINE_MODEL)
     dtype: str = _help("auto | float32 | bfloat16 | float16; auto = bf16 on compute capability >= 8.0, else fp32", "auto")
     lora: bool = _help("train LoRA adapters instead of all weights", False)
-    lora_r: int = _help("LoRA rank", 16)
-    lora_alpha: int = _help("LoRA alpha", 32)
-    lora_dropout: float = _help("LoRA dropout", 0.05)
+    lora_r: int = _help("LoRA rank", 16, at_least=1)
+    lora_alpha: int = _help("LoRA alpha", 32, at_least=1)
+    lora_dropout: float = _help("LoRA dropout", 0.05, at_least=0, at_most=1)
     lora_target_modules: str = _help("comma-separated module names, or all-linear", "all-linear")
     load_in_4bit: bool = _help("load the base weights in 4-bit (bitsandbytes); needs lora", False)
     trust_remote_code: bool = _help("run code shipped with the model repo (off unless you trust it)", False)
@@ -214,42 +218,42 @@ class ModelConfig:
 class RewardConfig:
     weights: dict[str, float] = _help("reward name -> weight; 0.0 keeps a reward as a logged metric", factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
     correctness_mode: str = _help("binary | graded (exact / within tolerance / close / wrong)", "binary")
-    tolerance: float = _help("relative tolerance for a numeric match", 1e-6)
-    close_tolerance: float = _help("relative tolerance for 'close' in graded mode", 0.1)
+    tolerance: float = _help("relative tolerance for a numeric match", 1e-6, at_least=0)
+    close_tolerance: float = _help("relative tolerance for 'close' in graded mode", 0.1, at_least=0)
     graded_scores: tuple[float, float, float, float] = _help("graded scores: exact, within tolerance, close, wrong", (3.0, 1.5, 0.5, -0.5))
     math_verify: bool = _help("fall back to math-verify for non-numeric answers (LaTeX, \\boxed{})", True)
-    math_verify_timeout: float = _help("seconds before a math-verify check counts as wrong", 2.0)
-    min_reasoning_words: int = _help("reasoning shorter than this earns no reasoning reward", 8)
+    math_verify_timeout: float = _help("seconds before a math-verify check counts as wrong", 2.0, above=0)
+    min_reasoning_words: int = _help("reasoning shorter than this earns no reasoning reward", 8, at_least=0)
 
 
 @dataclass
 class TrainConfig:
     output_dir: str = _help("where checkpoints, metrics and the final model go", "runs/default")
-    max_steps: int = _help("optimizer steps", 400)
-    learning_rate: float = _help("peak learning rate", 5e-6)
+    max_steps: int = _help("optimizer steps", 400, at_least=1)
+    learning_rate: float = _help("peak learning rate", 5e-6, above=0)
     lr_scheduler_type: str = _help("transformers scheduler name", "constant_with_warmup")
-    warmup_steps: int = _help("warm-up steps", 0)
-    per_device_train_batch_size: int = _help("completions per device per micro-batch", 8)
-    gradient_accumulation_steps: int = _help("micro-batches per optimizer step", 1)
-    steps_per_generation: int | None = _help("micro-batches generated per generate call (None = grad accumulation)", None)
-    num_generations: int = _help("completions per prompt (the GRPO group)", 8)
-    max_completion_length: int = _help("tokens generated per completion", 512)
-    max_prompt_length: int = _help("prompt token budget; longer prompts are dropped by the data layer", 256)
-    temperature: float = _help("sampling temperature", 1.0)
-    top_p: float = _help("nucleus sampling", 1.0)
-    beta: float = _help("KL coefficient (0 = no reference model)", 0.0)
-    epsilon: float = _help("clip range", 0.2)
+    warmup_steps: int = _help("warm-up steps", 0, at_least=0)
+    per_device_train_batch_size: int = _help("completions per device per micro-batch", 8, at_least=1)
+    gradient_accumulation_steps: int = _help("micro-batches per optimizer step", 1, at_least=1)
+    steps_per_generation: int | None = _help("micro-batches generated per generate call (None = grad accumulation)", None, at_least=1)
+    num_generations: int = _help("completions per prompt (the GRPO group)", 8, at_least=2)
+    max_completion_length: int = _help("tokens generated per completion", 512, at_least=1)
+    max_prompt_length: int = _help("prompt token budget; longer prompts are dropped by the data layer", 256, at_least=1)
+    temperature: float = _help("sampling temperature", 1.0, above=0)
+    top_p: float = _help("nucleus sampling", 1.0, above=0, at_most=1)
+    beta: float = _help("KL coefficient (0 = no reference model)", 0.0, at_least=0)
+    epsilon: float = _help("clip range", 0.2, above=0)
     loss_type: str = _help("grpo | dapo | dr_grpo | bnpo", "dapo")
     scale_rewards: str = _help("group | batch | none", "group")
     mask_truncated_completions: bool = _help("exclude truncated completions from the loss", False)
     gradient_checkpointing: bool = _help("trade compute for activation memory", True)
-    max_grad_norm: float = _help("gradient clipping", 1.0)
-    weight_decay: float = _help("AdamW weight decay", 0.0)
-    seed: int = _help("training seed", 42)
-    logging_steps: int = _help("log every N steps", 1)
-    save_steps: int = _help("checkpoint every N steps", 50)
-    save_total_limit: int = _help("keep at most this many checkpoints", 2)
-    sample_every: int = _help("write sample completions with rewards every N steps", 10)
+    max_grad_norm: float = _help("gradient clipping", 1.0, above=0)
+    weight_decay: float = _help("AdamW weight decay", 0.0, at_least=0)
+    seed: int = _help("training seed", 42, at_least=0)
+    logging_steps: int = _help("log every N steps", 1, at_least=1)
+    save_steps: int = _help("checkpoint every N steps", 50, at_least=1)
+    save_total_limit: int = _help("keep at most this many checkpoints", 2, at_least=1)
+    sample_every: int = _help("write sample completions with rewards every N steps (0 = never)", 10, at_least=0)
     report_to: str = _help("none | tensorboard | wandb | trackio", "none")
     run_name: str | None = _help("run name for trackers", None)
     push_to_hub: bool = _help("once training ends, upload output_dir/final (for LoRA the merged model) to the Hub", False)
@@ -259,10 +263,10 @@ class TrainConfig:
     use_liger_kernel: bool = _help("Liger fused GRPO loss (needs liger-kernel)", False)
     static_cache: bool = _help("static KV cache + compiled decoding during generation", False)
     require_gpu: bool = _help("refuse to start without a CUDA GPU", False)
-    num_processes: int = _help("processes to launch (one per GPU); 0 = one per visible GPU", 0)
-    format_warmup_steps: int = _help("supervised steps on gold solutions rendered in the format before GRPO (0 = off)", 0)
-    format_warmup_lr: float = _help("learning rate of the format warm-up", 1e-5)
-    format_warmup_direct_share: float = _help("share of warm-up answers that give the result in one line, unworked", 0.0)
+    num_processes: int = _help("processes to launch (one per GPU); 0 = one per visible GPU", 0, at_least=0)
+    format_warmup_steps: int = _help("supervised steps on gold solutions rendered in the format before GRPO (0 = off)", 0, at_least=0)
+    format_warmup_lr: float = _help("learning rate of the format warm-up", 1e-5, above=0)
+    format_warmup_direct_share: float = _help("share of warm-up answers that give the result in one line, unworked", 0.0, at_least=0, at_most=1)
     dynamic_sampling: bool = _help("drop prompt groups whose rewards have no spread and refill the batch with fresh "
                                    "prompts (DAPO); one process only", False)
     dynamic_sampling_max_extra: int | None = _help("most extra completions generated per generation batch to refill "
@@ -272,11 +276,11 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    limit: int | None = _help("evaluate the first N examples (None = the whole split)", 200)
-    batch_size: int = _help("prompts per generate call", 32)
-    max_new_tokens: int = _help("tokens generated per answer", 512)
-    num_samples: int = _help("samples per question for maj@k/pass@k (1 = greedy only)", 1)
-    temperature: float = _help("sampling temperature when num_samples > 1", 0.7)
+    limit: int | None = _help("evaluate the first N examples (None = the whole split)", 200, at_least=1)
+    batch_size: int = _help("prompts per generate call", 32, at_least=1)
+    max_new_tokens: int = _help("tokens generated per answer", 512, at_least=1)
+    num_samples: int = _help("samples per question for maj@k/pass@k (1 = greedy only)", 1, at_least=1)
+    temperature: float = _help("sampling temperature when num_samples > 1", 0.7, above=0)
     headline_rule: str = _help("strict (answer field) | flexible (last number)", "strict")
     use_vllm: bool = _help("generate with vLLM when installed", False)
     out: str = _help("folder for records and summary", "runs/eval")
@@ -412,76 +416,142 @@ PROFILES: dict[str, dict] = {
 DEFAULT_PROFILE = "cpu-smoke"
 
 
-def _field_types(cls) -> dict[str, type]:
-    return typing.get_type_hints(cls)
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_NONE = ("none", "null", "")
 
 
-def _coerce(text: str, hint, key: str):
-    """Turn a command-line string into the field's type, with a message naming the key on failure."""
-    origin = typing.get_origin(hint)
+def _type_name(hint) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text", dict: "a mapping"}
+    return names.get(hint, names.get(typing.get_origin(hint), str(hint)))
+
+
+def coerce(value, hint, key: str, limits: dict | None = None):
+    """`value` as the type `hint` declares, from text (--set, YAML strings) or a Python value (YAML, notebooks, the
+    Python API); a value that is not one, or lies outside `limits`, raises a ConfigError naming `key`.
+
+    >>> coerce("1e-5", float, "train.learning_rate"), coerce("false", bool, "model.lora"), coerce("none", int | None, "x")
+    (1e-05, False, None)
+    """
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
-        if text.lower() in ("none", "null", ""):
+    if type(None) in typing.get_args(hint):
+        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
             return None
         hint = args[0]
-        origin = typing.get_origin(hint)
     try:
-        if hint is bool:
-            lowered = text.lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if hint in (int, float, str):
-            return hint(text)
-        parsed = yaml.safe_load(text)
-        if origin is dict and not isinstance(parsed, dict):
-            raise ValueError
-        if origin is tuple:
-            return tuple(parsed)
-        return parsed
+        value = _as_type(value, hint, key)
+    except ConfigError:
+        raise
     except (ValueError, TypeError, yaml.YAMLError):
-        raise ConfigError(f"{key}={text!r}: expected a value of type {getattr(hint, '__name__', hint)}") from None
+        raise ConfigError(f"{key}={value!r}: expected {_type_name(hint)}") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_limits(value, key, limits or {})
+    return value
+
+
+def _as_type(value, hint, key: str):
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        # A bool only from a real boolean or an unambiguous word: bool("false") is True, which once turned
+        # model.trust_remote_code: "false" into running a model folder's code.
+        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+            return bool(value)
+        word = value.strip().lower() if isinstance(value, str) else None
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError
+    if hint is int or hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError
+        number = float(value) if hint is float or not isinstance(value, (int, str)) else _int_text(value)
+        if not math.isfinite(number):
+            raise ConfigError(f"{key}={value!r}: give a finite number (not nan or inf)")
+        if hint is int and number != int(number):
+            raise ValueError
+        return hint(number)
+    if hint is str:
+        if not isinstance(value, str):  # a YAML number, yes/no or list where a name belongs
+            quote = "; in YAML put it in quotes" if isinstance(value, (bool, int, float)) else ""
+            raise ConfigError(f"{key}={value!r}: expected text{quote}")
+        return value
+    if isinstance(value, str):
+        value = yaml.safe_load(value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise TypeError
+        item = (typing.get_args(hint) or (None, None))[1]
+        return {k: coerce(v, item, f"{key}.{k}") if item else v for k, v in value.items()}
+    if origin is tuple:
+        items = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(items):
+            raise ConfigError(f"{key}={value!r}: expected a list of {len(items)} numbers")
+        return tuple(coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
+    raise TypeError
+
+
+def _int_text(value):
+    """An int from an int or text: '400' and '4e2' both give 400."""
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value.strip())
+    except ValueError:
+        return float(value)
+
+
+def _check_limits(value, key: str, limits: dict) -> None:
+    low, above, high = limits.get("at_least"), limits.get("above"), limits.get("at_most")
+    if low is not None and value < low:
+        raise ConfigError(f"{key}={value!r} must be at least {low}")
+    if above is not None and value <= above:
+        raise ConfigError(f"{key}={value!r} must be greater than {above}")
+    if high is not None and value > high:
+        raise ConfigError(f"{key}={value!r} must be at most {high}")
 
 
 SECTIONS = ("data", "model", "rewards", "train", "eval")
 
 
-def _apply(cfg: Config, key: str, value, *, from_text: bool) -> None:
-    section_name, _, name = key.partition(".")
-    if not name or section_name not in SECTIONS:
-        raise ConfigError(f"unknown setting {key!r}: use section.field with section one of {', '.join(SECTIONS)}")
-    section = getattr(cfg, section_name)
-    hints = _field_types(type(section))
-    if name.startswith("weights.") and section_name == "rewards":
-        section.weights[name.split(".", 1)[1]] = float(value) if not from_text else _coerce(value, float, key)
-        return
+def _setting(section, key: str, name: str):
+    """(type, limits) of one field of a section, or a ConfigError naming the unknown key."""
+    hints = typing.get_type_hints(type(section))
     if name not in hints:
         close = [f for f in hints if f.startswith(name[:4])]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"unknown setting {key!r}{hint}; see `mathrl config --fields`")
-    if from_text:
-        value = _coerce(value, hints[name], key)
-    elif isinstance(value, list) and typing.get_origin(hints[name]) is tuple:
-        value = tuple(value)
-    setattr(section, name, value)
+    return hints[name], next(f.metadata for f in fields(section) if f.name == name)
+
+
+def _apply(cfg: Config, key: str, value) -> None:
+    section_name, _, name = key.partition(".")
+    if not name or section_name not in SECTIONS:
+        raise ConfigError(f"unknown setting {key!r}: use section.field with section one of {', '.join(SECTIONS)}")
+    section = getattr(cfg, section_name)
+    if name.startswith("weights.") and section_name == "rewards":
+        section.weights[name.split(".", 1)[1]] = coerce(value, float, key)
+        return
+    hint, limits = _setting(section, key, name)
+    setattr(section, name, coerce(value, hint, key, limits))
 
 
 def apply_overrides(cfg: Config, overrides: dict | list[str] | None) -> Config:
-    """Apply `{"train.max_steps": 3}` or `["train.max_steps=3"]` to cfg in place and return it."""
+    """Apply `{"train.max_steps": 3}` or `["train.max_steps=3"]` to cfg in place and return it; every value goes
+    through `coerce`, so text and Python values are typed and range-checked alike."""
     if not overrides:
         return cfg
     if isinstance(overrides, dict):
         for key, value in overrides.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"setting name {key!r}: write it as section.field, e.g. train.max_steps")
             if not key.startswith("_"):
-                _apply(cfg, key, value, from_text=False)
+                _apply(cfg, key, value)
         return cfg
+    if isinstance(overrides, str):
+        overrides = [overrides]
     for item in overrides:
-        key, sep, text = item.partition("=")
+        key, sep, text = str(item).partition("=")
         if not sep:
             raise ConfigError(f"--set {item!r}: write key=value, e.g. --set train.max_steps=10")
-        _apply(cfg, key.strip(), text.strip(), from_text=True)
+        _apply(cfg, key.strip(), text.strip())
     return cfg
 
 
@@ -492,10 +562,10 @@ def load_config(
     cfg = Config()
     file_data = {}
     if config_file is not None:
-        file_data = _read_yaml(config_file)
+        file_data = read_yaml(config_file)
         profile = profile or file_data.get("profile")
     profile = profile or DEFAULT_PROFILE
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     cfg.profile = profile
     apply_overrides(cfg, PROFILES[profile])
@@ -510,24 +580,46 @@ def load_config(
     return cfg
 
 
-def _read_yaml(path: str | Path) -> dict:
+def read_yaml(path: str | Path, what: str = "config file") -> dict:
+    """A YAML mapping from a file, or a ConfigError naming the file: missing, unreadable, not UTF-8, not YAML."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; write one with `mathrl config --profile NAME > {path.name}`")
+        raise ConfigError(f"{what} {path} does not exist; write one with `mathrl config --profile NAME > {path.name}`")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: {not_utf8(err)}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read it ({err.strerror})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (data, model, rewards, train, eval)")
     return data
 
 
+def not_utf8(err: UnicodeDecodeError) -> str:
+    """What to say about a file that failed to decode as UTF-8: the line and the byte, and how to fix it."""
+    line = err.object[: err.start].count(b"\n") + 1
+    return f"line {line} is not UTF-8 text (byte {err.object[err.start]:#04x}); save the file as UTF-8"
+
+
+def _typed(cfg: Config) -> None:
+    """Coerce every field in place, so values set as attributes (the Python API) are typed and checked too."""
+    for section_name in SECTIONS:
+        section = getattr(cfg, section_name)
+        for f in fields(section):
+            hint, limits = _setting(section, f"{section_name}.{f.name}", f.name)
+            setattr(section, f.name, coerce(getattr(section, f.name), hint, f"{section_name}.{f.name}", limits))
+
+
 def validate(cfg: Config) -> Config:
-    """Cheap checks that catch a bad config before a model loads; each message says how to fix it."""
+    """Cheap checks that catch a bad config before a model loads; each message says how to fix it. Every field is
+    first coerced to its type in place, so a config edited as attributes is checked like one read from YAML."""
     from mathrl.arithmetic import WORKED_METHODS
     from mathrl.rewards import REWARDS
 
+    _typed(cfg)
     get_format(cfg.data.format)
     t = cfg.train
     if cfg.data.source not in ("gsm8k", "hub", "file", "reasoning_gym"):
@@ -541,12 +633,6 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.system_prompt never names the answer tag {answer_tag!r} and the user turn does not "
                           "either, so nothing asks for the format: name the tags in the prompt, or set "
                           "data.instruction_in_user_turn=true")
-    for key in ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "num_generations",
-                "max_completion_length", "max_prompt_length", "save_steps", "logging_steps"):
-        if getattr(t, key) <= 0:
-            raise ConfigError(f"train.{key}={getattr(t, key)} must be positive")
-    if t.num_generations < 2:
-        raise ConfigError("train.num_generations must be at least 2: GRPO compares completions within a group")
     generation_batch = t.per_device_train_batch_size * (t.steps_per_generation or t.gradient_accumulation_steps)
     if generation_batch % t.num_generations:
         raise ConfigError(
@@ -558,10 +644,6 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"train.loss_type={t.loss_type!r}: choose grpo, dapo, dr_grpo or bnpo")
     if t.scale_rewards not in ("group", "batch", "none"):
         raise ConfigError(f"train.scale_rewards={t.scale_rewards!r}: choose group, batch or none")
-    if t.beta < 0 or t.learning_rate <= 0 or t.temperature <= 0:
-        raise ConfigError("train.beta must be >= 0, train.learning_rate and train.temperature > 0")
-    if not 0 <= t.format_warmup_direct_share <= 1:
-        raise ConfigError(f"train.format_warmup_direct_share={t.format_warmup_direct_share}: give a share from 0 to 1")
     if t.dynamic_sampling_max_extra is not None and t.dynamic_sampling_max_extra < t.num_generations:
         raise ConfigError(f"train.dynamic_sampling_max_extra={t.dynamic_sampling_max_extra} is less than one group "
                           f"(train.num_generations={t.num_generations}), so nothing could be refilled: give at least "
@@ -588,10 +670,6 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"model.dtype={cfg.model.dtype!r}: choose auto, float32, bfloat16 or float16")
     if cfg.model.load_in_4bit and not cfg.model.lora:
         raise ConfigError("model.load_in_4bit needs model.lora=true: 4-bit weights cannot be trained directly")
-    if cfg.eval.limit is not None and cfg.eval.limit <= 0:
-        raise ConfigError(f"eval.limit={cfg.eval.limit} must be positive (or none for the whole split)")
-    if cfg.eval.batch_size <= 0 or cfg.eval.max_new_tokens <= 0 or cfg.eval.num_samples <= 0:
-        raise ConfigError("eval.batch_size, eval.max_new_tokens and eval.num_samples must be positive")
     if cfg.eval.headline_rule not in ("strict", "flexible"):
         raise ConfigError(f"eval.headline_rule={cfg.eval.headline_rule!r}: choose strict or flexible")
     return cfg
@@ -605,8 +683,15 @@ def field_help() -> list[tuple[str, str, str]]:
             continue
         for f in fields(section.default_factory()):
             default = getattr(section.default_factory(), f.name)
-            rows.append((f"{section.name}.{f.name}", repr(default), f.metadata.get("help", "")))
+            rows.append((f"{section.name}.{f.name}", repr(default), f.metadata.get("help", "") + _range_text(f.metadata)))
     return rows
+
+
+def _range_text(limits: dict) -> str:
+    """' (>= 1)', ' (> 0, <= 1)' or '' for a field's limits, as shown in the settings table."""
+    parts = [f"{sign} {limits[name]}" for name, sign in (("at_least", ">="), ("above", ">"), ("at_most", "<="))
+             if limits.get(name) is not None]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "config.md"

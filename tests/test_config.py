@@ -30,7 +30,7 @@ def test_yaml_round_trip_keeps_every_value(tmp_path):
 
 @pytest.mark.parametrize("share", ["-0.1", "1.5"])
 def test_a_direct_share_outside_zero_to_one_is_refused(share):
-    with pytest.raises(ConfigError, match="format_warmup_direct_share.*give a share from 0 to 1"):
+    with pytest.raises(ConfigError, match=r"format_warmup_direct_share=.* must be at (least 0|most 1)"):
         load_config("cpu-learn", overrides=[f"train.format_warmup_direct_share={share}"])
 
 
@@ -59,14 +59,26 @@ def test_overrides_are_typed():
     "override, message",
     [
         (["train.num_generations=3"], "must divide"),  # 4 completions per batch cannot form groups of 3
-        (["train.max_steps=0"], "must be positive"),
+        (["train.max_steps=0"], "train.max_steps=0 must be at least 1"),
         (["data.format=latex"], "unknown format 'latex'"),
         (["rewards.weights.wishful_reward=1"], "unknown reward(s) wishful_reward"),
         (["train.nonsense=1"], "unknown setting 'train.nonsense'"),
-        (["train.max_steps=ten"], "expected a value of type int"),
+        (["train.max_steps=ten"], "train.max_steps='ten': expected a whole number"),
         (["model.load_in_4bit=true"], "needs model.lora=true"),
         (["train.max_steps"], "write key=value"),
-        (["eval.limit=0"], "must be positive"),
+        (["eval.limit=0"], "eval.limit=0 must be at least 1"),
+        (["train.num_generations=1"], "train.num_generations=1 must be at least 2"),  # a group of one has no spread
+        (["train.temperature=nan"], "train.temperature='nan': give a finite number"),
+        (["train.learning_rate=inf"], "train.learning_rate='inf': give a finite number"),
+        (["rewards.weights.number_reward=-inf"], "rewards.weights.number_reward='-inf': give a finite number"),
+        (["model.lora_r=0"], "model.lora_r=0 must be at least 1"),  # a rank-0 adapter has no weights
+        (["data.limit=-3"], "data.limit=-3 must be at least 1"),  # Python slicing would keep all but the last 3
+        (["train.learning_rate=0"], "train.learning_rate=0.0 must be greater than 0"),
+        (["train.top_p=1.5"], "train.top_p=1.5 must be at most 1"),
+        (["train.max_steps=2.5"], "train.max_steps='2.5': expected a whole number"),
+        (["model.lora=maybe"], "model.lora='maybe': expected true or false"),
+        (["model.trust_remote_code=2"], "model.trust_remote_code='2': expected true or false"),
+        (["rewards.graded_scores=[1, 2]"], "rewards.graded_scores=[1, 2]: expected a list of 4 numbers"),
     ],
 )
 def test_bad_settings_say_what_to_fix(override, message):
@@ -127,3 +139,108 @@ def test_docs_config_md_is_generated_from_the_code():
 def test_an_unknown_worked_method_is_refused_before_anything_loads():
     with pytest.raises(ConfigError, match="data.worked_method='columns': choose tens_first or place_value"):
         load_config("cpu-learn", overrides=["data.worked_method=columns"])
+
+
+# --------------------------------------------------------------------------- every door is typed the same way
+
+
+def _yaml_config(tmp_path, text: str):
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return load_config(config_file=path)
+
+
+def test_yaml_strings_are_coerced_like_set_values(tmp_path):
+    # PyYAML reads 1e-5 (no dot) as the string "1e-5"; quoted words are strings too.
+    cfg = _yaml_config(tmp_path, 'train:\n  learning_rate: 1e-5\n  max_steps: "7"\nmodel:\n  lora: "false"\n'
+                                 '  trust_remote_code: "no"\ndata:\n  limit: null\n')
+    assert cfg.train.learning_rate == 1e-5 and type(cfg.train.learning_rate) is float
+    assert cfg.train.max_steps == 7 and type(cfg.train.max_steps) is int
+    assert cfg.model.lora is False and cfg.model.trust_remote_code is False
+    assert cfg.data.limit is None
+
+
+@pytest.mark.parametrize("word, expected", [("false", False), ("no", False), ("off", False), ("0", False),
+                                            ("False", False), ("true", True), ("yes", True), ("on", True)])
+def test_quoted_booleans_in_yaml_mean_what_they_say(tmp_path, word, expected):
+    cfg = _yaml_config(tmp_path, f'model:\n  lora: "{word}"\n  trust_remote_code: "{word}"\n')
+    assert cfg.model.lora is expected and cfg.model.trust_remote_code is expected
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("train:\n  max_steps: abc\n", "train.max_steps='abc': expected a whole number"),
+        ("model:\n  name: [a, b]\n", "model.name=['a', 'b']: expected text"),  # a list where a name belongs
+        ("train:\n  report_to: no\n", "train.report_to=False: expected text; in YAML put it in quotes"),
+        ("model:\n  trust_remote_code: maybe\n", "model.trust_remote_code='maybe': expected true or false"),
+        ("model:\n  lora: [true]\n", "model.lora=[True]: expected true or false"),
+        ("train:\n  temperature: .nan\n", "train.temperature=nan: give a finite number"),
+        ("train:\n  learning_rate: .inf\n", "train.learning_rate=inf: give a finite number"),
+        ("model:\n  lora_r: 0\n", "model.lora_r=0 must be at least 1"),
+        ("eval:\n  max_new_tokens: -5\n", "eval.max_new_tokens=-5 must be at least 1"),
+        ("train:\n  max_steps: true\n", "train.max_steps=True: expected a whole number"),
+        ("rewards:\n  weights: [1, 2]\n", "rewards.weights=[1, 2]: expected a mapping"),
+        ("rewards:\n  weights: {correctness_reward: x}\n", "rewards.weights.correctness_reward='x': expected a number"),
+        ("profile: [cpu-smoke]\n", "unknown profile ['cpu-smoke']"),
+    ],
+)
+def test_bad_yaml_values_name_the_key(tmp_path, yaml_text, message):
+    with pytest.raises(ConfigError) as err:
+        _yaml_config(tmp_path, yaml_text)
+    assert message in str(err.value)
+
+
+def test_the_python_api_is_typed_at_validation():
+    from mathrl.config import validate
+
+    cfg = Config()
+    cfg.train.learning_rate, cfg.model.trust_remote_code, cfg.model.lora = "3e-5", "false", "no"
+    validate(cfg)
+    assert (cfg.train.learning_rate, cfg.model.trust_remote_code, cfg.model.lora) == (3e-5, False, False)
+    cfg.train.max_steps = -1
+    with pytest.raises(ConfigError, match="train.max_steps=-1 must be at least 1"):
+        validate(cfg)
+
+
+def test_dict_overrides_from_notebooks_go_through_the_same_coercion():
+    cfg = load_config("cpu-smoke", overrides={"train.learning_rate": "2e-5", "model.lora": "false",
+                                              "train.max_steps": 3.0})
+    assert (cfg.train.learning_rate, cfg.model.lora, cfg.train.max_steps) == (2e-5, False, 3)
+    assert type(cfg.train.max_steps) is int
+    with pytest.raises(ConfigError, match=r"train.max_steps=2.5: expected a whole number"):
+        load_config("cpu-smoke", overrides={"train.max_steps": 2.5})
+
+
+def test_a_non_utf8_config_file_is_named(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("data:\n  system_prompt: 'caf\xe9 <answer>'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=rf"{path}: line 2 is not UTF-8 text \(byte 0xe9\); save the file as UTF-8"):
+        load_config(config_file=path)
+
+
+def _remote_code_model(tiny_model_dir, tmp_path):
+    """A copy of the tiny model whose config.json points at shipped code that, once imported, writes a marker file."""
+    import json
+    import shutil
+
+    folder = tmp_path / "model-with-code"
+    shutil.copytree(tiny_model_dir, folder)
+    marker = tmp_path / "remote-code-ran"
+    (folder / "evil.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+                                    "from transformers import LlamaForCausalLM as EvilForCausalLM\n")
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "evil.EvilForCausalLM"}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder, marker
+
+
+@pytest.mark.parametrize("written", ['"false"', '"no"', "false", '"0"'])
+def test_a_quoted_false_never_runs_a_model_folders_code(tiny_model_dir, tmp_path, written):
+    from mathrl.models import load_model
+
+    folder, marker = _remote_code_model(tiny_model_dir, tmp_path)
+    cfg = _yaml_config(tmp_path, f"model:\n  name: {folder}\n  trust_remote_code: {written}\n")
+    model, _, _ = load_model(cfg.model)
+    assert not marker.exists(), "the model folder's code ran"
+    assert type(model).__name__ == "LlamaForCausalLM"
