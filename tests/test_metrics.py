@@ -6,12 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from mathrl import diagnostics
+from mathrl import diagnostics, metrics
 from mathrl.diagnostics import diagnose
 from mathrl.live import live_mode, plot_curves
 from mathrl.metrics import (
     METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, WARNINGS_FILE, MetricsCallback, append_jsonl, metrics_frame,
-    read_metrics, sample_rows, truncate_after,
+    read_metrics, read_samples, sample_rows, truncate_after,
 )
 
 
@@ -49,6 +49,48 @@ def test_truncate_drops_replayed_steps_and_torn_lines(tmp_path):
     assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]
 
 
+def test_truncate_keeps_the_resumed_step_itself_in_every_log(tmp_path):
+    """The checkpoint at step 2 holds the state after step 2, so step 2's rows and warnings stay and step 3's go."""
+    for step in (1, 2, 3):
+        append_jsonl(tmp_path / METRICS_FILE, {"step": step})
+        append_jsonl(tmp_path / SAMPLES_FILE, {"step": step})
+    (tmp_path / WARNINGS_FILE).write_text("step 1: [clipped] a\nstep 2: [clipped] b\nstep 3: [clipped] c\n")
+    assert truncate_after(tmp_path, 2) == 2
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
+    assert [r["step"] for r in read_samples(tmp_path)] == [1, 2]
+    assert (tmp_path / WARNINGS_FILE).read_text() == "step 1: [clipped] a\nstep 2: [clipped] b\n"
+
+
+def test_truncate_to_zero_clears_a_fresh_starts_logs_and_drops_torn_warning_lines(tmp_path):
+    append_jsonl(tmp_path / METRICS_FILE, {"step": 1})
+    append_jsonl(tmp_path / METRICS_FILE, {"loss": 0.5})  # a row without a step counts as step 0
+    (tmp_path / WARNINGS_FILE).write_text("step 1: [clipped] a\nstep 0: [x] b\nste")
+    assert truncate_after(tmp_path, 0) == 1
+    assert read_metrics(tmp_path) == [{"loss": 0.5}]
+    assert (tmp_path / WARNINGS_FILE).read_text() == "step 0: [x] b\n"
+    assert not (tmp_path / (METRICS_FILE + ".tmp")).exists()
+
+
+def test_truncate_with_nothing_to_drop_leaves_the_files_untouched(tmp_path):
+    append_jsonl(tmp_path / METRICS_FILE, {"step": 1})
+    (tmp_path / WARNINGS_FILE).write_text("step 1: [clipped] a\n")
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert truncate_after(tmp_path, 5) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    assert truncate_after(tmp_path / "missing", 5) == 0  # no logs yet: nothing to do
+
+
+def test_rows_that_are_not_objects_are_skipped(tmp_path):
+    (tmp_path / METRICS_FILE).write_text('{"step": 2}\n[1, 2]\n"text"\n{"step": 1}\n')
+    assert read_metrics(tmp_path) == [{"step": 1}, {"step": 2}]
+    assert read_metrics(tmp_path / "missing") == []
+
+
+def test_unicode_is_written_as_is(tmp_path):
+    append_jsonl(tmp_path / SAMPLES_FILE, {"completion": "½ × 3 = 1.5", "x": float("inf")})
+    assert (tmp_path / SAMPLES_FILE).read_text(encoding="utf-8") == '{"completion": "½ × 3 = 1.5", "x": null}\n'
+
+
 def test_frame_is_indexed_by_step(tmp_path):
     assert metrics_frame(tmp_path).empty
     append_jsonl(tmp_path / METRICS_FILE, {"step": 1, "reward": 0.25})
@@ -65,6 +107,26 @@ def test_sample_rows_pair_completions_with_their_scores():
     rows = sample_rows(buffer, step=10, count=5)
     assert rows[1] == {"step": 10, "prompt": "2+2?", "completion": "5", "rewards": {"correctness_reward": 0.0},
                        "advantage": -0.7}
+    assert len(rows) == 2 and rows[0]["completion"] == "<answer>4</answer>"
+    assert len(sample_rows(buffer, step=10)) == 2  # at most SAMPLES_PER_STEP, fewer when the batch is smaller
+
+
+def test_sample_rows_take_the_first_few_and_tolerate_short_columns():
+    buffer = {
+        "prompt": ["plain prompt", [{"role": "system", "content": "s"}], [{"role": "user", "content": "a"},
+                                                                          {"role": "user", "content": "b"}]],
+        "completion": ["one", [{"role": "assistant", "content": "tw"}, {"role": "assistant", "content": "o"}, "x"],
+                       "three", "four", "five", "six"],
+        "rewards": {"r": [float("nan"), 1.0], "s": [0.5]},
+        "advantages": [float("inf")],
+    }
+    rows = sample_rows(buffer, step=3)
+    assert len(rows) == 4  # SAMPLES_PER_STEP
+    assert [r["prompt"] for r in rows] == ["plain prompt", "", "b", ""]  # the last user turn; none, or no prompt
+    assert [r["completion"] for r in rows] == ["one", "two", "three", "four"]
+    assert [r["rewards"] for r in rows] == [{"r": None, "s": 0.5}, {"r": 1.0}, {}, {}]
+    assert [r["advantage"] for r in rows] == [None, None, None, None]
+    assert sample_rows({}, step=3) == []
 
 
 # --------------------------------------------------------------------------- the callback
@@ -91,6 +153,30 @@ def test_callback_appends_rows_with_derived_keys_and_keeps_summary_apart(tmp_pat
     assert printed == []  # a healthy run prints no warnings
 
 
+def test_rows_carry_step_time_and_token_rate_from_the_clock(tmp_path, monkeypatch):
+    clock = iter([100.0, 102.0, 106.0])
+    monkeypatch.setattr(metrics, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    callback = MetricsCallback(tmp_path)
+    callback.on_train_begin(None, _state(10, tokens=1000), None)  # resumed at step 10
+    callback.on_log(None, _state(12, tokens=1400), None, logs=_logs(0.1))  # two steps, 400 tokens in 2 s
+    callback.on_log(None, _state(13, tokens=1500), None, logs=_logs(0.1, step_time=9.5))  # TRL's own step_time
+    first, second = read_metrics(tmp_path)
+    assert (first["step"], first["step_time"], first["tokens_per_second"]) == (12, 1.0, 200.0)
+    assert (second["step"], second["step_time"], second["tokens_per_second"]) == (13, 9.5, 25.0)
+
+
+def test_samples_follow_sample_every_and_can_be_off(tmp_path):
+    buffer = {"completion": ["a"]}
+    every_two = MetricsCallback(tmp_path / "two", sample_every=2, completion_buffer=lambda: buffer)
+    off = MetricsCallback(tmp_path / "off", sample_every=0, completion_buffer=lambda: buffer)
+    for callback in (every_two, off):
+        callback.on_train_begin(None, _state(0), None)
+        for step in (1, 2, 3, 4):
+            callback.on_log(None, _state(step), None, logs=_logs(0.1))
+    assert [s["step"] for s in read_samples(tmp_path / "two")] == [2, 4]
+    assert read_samples(tmp_path / "off") == []
+
+
 def test_only_rank_zero_writes(tmp_path):
     callback = MetricsCallback(tmp_path)
     callback.on_train_begin(None, _state(0, rank0=False), None)
@@ -104,9 +190,26 @@ def test_a_lasting_warning_prints_once_but_is_logged_every_step(tmp_path):
     callback.on_train_begin(None, _state(0), None)
     for step in (1, 2, 3):
         callback.on_log(None, _state(step), None, logs=_logs(0.0, frac_reward_zero_std=1.0))
-    assert len(printed) == 1 and "zero reward spread" in printed[0]
+    assert len(printed) == 1 and printed[0].startswith("warning (step 1): ") and "zero reward spread" in printed[0]
     assert all(r["warnings"][0].startswith("zero_spread:") for r in read_metrics(tmp_path))
-    assert len((tmp_path / WARNINGS_FILE).read_text().splitlines()) == 3
+    lines = (tmp_path / WARNINGS_FILE).read_text().splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["step 1", "step 2", "step 3"]
+    assert all(line.split(": ", 1)[1].startswith("[zero_spread] ") for line in lines)
+
+
+def test_a_lasting_warning_is_not_printed_again_after_a_resume(tmp_path):
+    """A resumed run reloads the rows logged before the checkpoint, so it knows the warning was already raised."""
+    printed = []
+    first = MetricsCallback(tmp_path, echo=printed.append)
+    first.on_train_begin(None, _state(0), None)
+    for step in (1, 2, 3):
+        first.on_log(None, _state(step), None, logs=_logs(0.0, frac_reward_zero_std=1.0))
+    truncate_after(tmp_path, 2)  # killed after step 3, resumed from checkpoint-2
+    resumed = MetricsCallback(tmp_path, echo=printed.append)
+    resumed.on_train_begin(None, _state(2), None)
+    resumed.on_log(None, _state(3), None, logs=_logs(0.0, frac_reward_zero_std=1.0))
+    assert len(printed) == 1
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]
 
 
 # --------------------------------------------------------------------------- diagnostics
