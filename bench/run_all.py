@@ -106,6 +106,17 @@ def _rescore(d):
     return _warmup_against_grpo_rows(d, f"{d['problems']} fresh held-out problems")
 
 
+def _fresh(d):
+    rows = _warmup_against_grpo_rows(d, f"{d['name']}: {d['problems']['n']} declared fresh problems")
+    t = d["training"]
+    rows.append((f"{d['name']}: training minutes (warm-up included; target <= 30 on 2 idle cores)",
+                 d["training_seconds"] / 60, "<= 30"))
+    if "extra_share" in t:
+        rows.append((f"{d['name']}: dynamic sampling, zero-spread share of groups generated / extra completions per "
+                     "batch completion", f"{t['zero_spread_share']:.2f} / {t['extra_share']:.2f}", ""))
+    return rows
+
+
 def _warmup_methods(d):
     first = d["variants"][0]
     return [(f"format warm-up alone, greedy strict accuracy: {v['name']} / {first['name']}, McNemar "
@@ -113,15 +124,17 @@ def _warmup_methods(d):
              f"{v['strict']['accuracy']:.3f} / {first['strict']['accuracy']:.3f}", "") for v in d["variants"][1:]]
 
 
-# (results file, command, extractor, when): when = cpu | gpu | learning
+# (results file, command, extractor, when): when = cpu | gpu | learning; command None: a record of an earlier run whose
+# script has changed (learning_signal.py now scores declared fresh problems itself, replacing the rescoring)
 BENCHMARKS = [
     ("reward_throughput.json", ["bench/reward_throughput.py"], _reward, "cpu"),
     ("eval_throughput.json", ["bench/eval_throughput.py"], _eval, "cpu"),
     ("grpo_speed_cpu.json", ["bench/grpo_speed.py"], _speed_cpu, "cpu"),
     ("plan_cpu.json", ["bench/plan_validation.py"], _plan_cpu, "cpu"),
-    ("learning_signal.json", ["bench/learning_signal.py", "--sampled", "4", "--practised"], _learning, "learning"),
-    ("sampled_rescore.json", ["bench/sampled_rescore.py", "--trained", "runs/learning_signal/train/final"], _rescore,
-     "learning"),
+    ("learning_signal.json", None, _learning, "learning"),
+    ("sampled_rescore.json", None, _rescore, "learning"),
+    ("learning_dynamic.json", ["bench/learning_signal.py", "--name", "dynamic", "--set", "train.dynamic_sampling=true",
+                               "--set", "train.dynamic_sampling_max_extra=16"], _fresh, "learning"),
     ("warmup_methods.json", ["bench/warmup_methods.py"], _warmup_methods, "learning"),
     ("grpo_speed_gpu.json", ["bench/grpo_speed.py", "--gpu"], _speed_gpu, "gpu"),
     ("grpo_overhead_gpu.json", ["bench/grpo_speed.py", "--gpu", "--overhead"], _speed_gpu, "gpu"),
@@ -188,7 +201,7 @@ def main() -> int:
     wanted = {"gpu"} if args.gpu else {"cpu"} | ({"learning"} if args.with_learning else set())
     selected = [b for b in BENCHMARKS if b[3] in wanted or args.table_only]
     if not args.table_only:
-        for file, command, _, _ in selected:
+        for file, command, _, _ in (b for b in selected if b[1] is not None):
             print(f"running {' '.join(command)}", flush=True)
             done = subprocess.run([sys.executable, *command], cwd=ROOT)
             if done.returncode:
