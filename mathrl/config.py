@@ -322,11 +322,11 @@ def _plain(value):
 
 PROFILES: dict[str, dict] = {
     "cpu-smoke": {
-        "_help": "offline model, a few tiny steps; minutes on 2 CPU cores",
+        "_help": "offline model, two tiny steps: what CI runs the notebooks with; minutes on 2 CPU cores",
         "data.limit": 64,
         "data.max_prompt_tokens": 320,
         "model.name": OFFLINE_MODEL,
-        "train.max_steps": 4,
+        "train.max_steps": 2,
         "train.learning_rate": 1e-5,
         "train.per_device_train_batch_size": 4,
         "train.num_generations": 4,

@@ -12,12 +12,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from mathrl.config import Config, FormatSpec, RewardConfig
+from mathrl.config import Config, ConfigError, FormatSpec, RewardConfig
 from mathrl.parsing import render_gold, to_number
 
 OPERATORS = {"+": "addition", "-": "subtraction", "*": "multiplication", "/": "division"}
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
-_SPACES = re.compile(r"\s+")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_WORD_HYPHEN = re.compile(r"(?<=\w)-(?=[^\W\d])")  # 5-year-old, well-known: not a minus
+_QUESTION_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d]+|[-+*/×÷=<>^%()$]")
 BUDGET_QUANTILE = 0.99  # a budget covers this share of rows; the rest are dropped (prompts) or truncated (completions)
 HEADROOM = 1.5  # a model's first completions ramble far beyond the gold solution's length
 BUDGET_STEP = 32
@@ -70,6 +72,8 @@ def load_splits(cfg: Config, rows: int | None = None) -> tuple[list[dict], list[
     """(train, test) rows of the configured source, the first `rows` of each (None = all, whatever the profile says)."""
     from mathrl.data import load_rows
 
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+        raise ConfigError(f"rows={rows!r}: give a whole number >= 1, or None for all rows")
     data = dataclasses.replace(cfg.data, limit=rows)
     return load_rows(data, data.split), load_rows(data, data.eval_split)
 
@@ -124,8 +128,18 @@ def operation_shares(rows: list[dict]) -> dict[str, float]:
 
 
 def normalize_question(text: str) -> str:
-    """Lower case, single spaces, no punctuation: the key two copies of one problem share."""
-    return _SPACES.sub(" ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
+    """The key two copies of one problem share: lower case, numbers without thousands separators, and words and
+    arithmetic symbols one space apart; sentence punctuation and word hyphens go, operators and decimals stay.
+
+    >>> normalize_question("Calculate 47 - 30.") == normalize_question("Calculate 47 + 30.")
+    False
+    >>> normalize_question("Calculate 47-30") == normalize_question("calculate 47 - 30.")
+    True
+    >>> normalize_question("A 5-year-old, aged 2.5, has 1,200 apples (20%)!")
+    'a 5 year old aged 2.5 has 1200 apples ( 20 % )'
+    """
+    text = _WORD_HYPHEN.sub(" ", _THOUSANDS.sub("", text.lower().replace("\u2212", "-")))
+    return " ".join(_QUESTION_TOKEN.findall(text))
 
 
 def overlap(train: list[dict], test: list[dict]) -> dict:

@@ -22,15 +22,48 @@ from pathlib import Path
 
 import yaml
 
-from mathrl.config import DEFAULT_PROFILE, Config, MathrlError, apply_overrides, load_config, validate
+from mathrl.config import (DEFAULT_PROFILE, PROFILES, Config, ConfigError, MathrlError, apply_overrides, load_config,
+                           validate)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = ("00_setup", "01_data_exploration", "02_reward_design", "03_grpo_training", "04_evaluation_and_plots")
 GITHUB_REPO = "mathrl/mathrl"  # the one place the public repository is named: links, clone URL
 OUT_ENV = "MATHRL_OUT"  # where notebooks write when their out_dir parameter is None (nbval runs set it)
-# Knobs whose notebook defaults are the tiny CI settings; for any other profile the profile's own values apply.
-SMOKE_KNOBS = ("max_steps", "limit", "eval_limit", "num_generations", "completion_tokens")
+
+# Each notebook's parameters cell, as (name, default, comment); notebooks/build.py writes the cells from it. Names and
+# numbers default to None, the profile's value, so `-p profile X` runs exactly X; the smoke settings CI checks are the
+# cpu-smoke profile's. Comments hold no "=" or apostrophe: papermill would drop the line.
+_PROFILE = ("profile", DEFAULT_PROFILE, " | ".join(PROFILES))
+_CONFIG = ("config_file", None, "a YAML file of settings over the profile, as `mathrl config` prints them")
+_MODEL = ("model", None, "None: the model of the profile; a Hub id or a local folder")
+_DATA = (("data_source", None, "None: the profile's; gsm8k | hub | file | reasoning_gym"),
+         ("data_path", None, "None: the profile's (the shipped GSM8K copy for gsm8k)"))
+_OVERRIDES = ("overrides", {}, 'any setting, e.g. {"train.learning_rate": 1e-5}, over all of the above')
+_OUT = ("out_dir", None, "None: runs/notebooks, or persistent storage on Colab/Kaggle")
+PARAMETERS: dict[str, tuple[tuple, ...]] = {
+    "00_setup": (_PROFILE, _CONFIG, _MODEL, _OVERRIDES, _OUT),
+    "01_data_exploration": (_PROFILE, _CONFIG, ("model", None, "its tokenizer measures lengths; None: the profile's"),
+                            *_DATA, ("rows", None, "explore the first N rows of each split, None for all"),
+                            _OVERRIDES, _OUT),
+    "02_reward_design": (_PROFILE, _CONFIG, ("model", None, "the base model that is sampled; None: the profile's"),
+                         *_DATA, ("num_generations", None, "k: completions per question (the GRPO group)"),
+                         ("completion_tokens", None, "tokens per sampled completion"),
+                         ("samples", 4, "questions sampled from the base model"), _OVERRIDES, _OUT),
+    "03_grpo_training": (_PROFILE, _CONFIG, _MODEL, *_DATA, ("max_steps", None, "optimizer steps"),
+                         ("limit", None, "training rows"),
+                         ("num_generations", None, "completions per prompt (the group)"),
+                         ("completion_tokens", None, "tokens per completion"), _OVERRIDES,
+                         ("out_dir", None, "checkpoints, metrics and the final model go to out_dir/train")),
+    "04_evaluation_and_plots": (_PROFILE, _CONFIG, ("model", None, "the base model; None: the model of the profile"),
+                                ("trained_model", None, "None: out_dir/train/final, as notebook 03 leaves it"),
+                                ("metrics_dir", None, "the training log; None: out_dir/train"), *_DATA,
+                                ("eval_limit", None, "test questions"),
+                                ("completion_tokens", None, "tokens per answer"), _OVERRIDES,
+                                ("out_dir", None, "records go to out_dir/eval")),
+}
+# Parameters that count something: None or a whole number >= 1 (a negative one would slice "all but the last N").
+COUNTS = ("rows", "samples", "max_steps", "limit", "eval_limit", "num_generations", "completion_tokens")
 # Config key each notebook knob sets (None = the profile's value).
 KNOB_KEYS = {
     "max_steps": "train.max_steps",
@@ -45,6 +78,10 @@ class SuiteError(MathrlError):
     """A notebook failed or a sweep file is malformed; the message names the notebook or the file."""
 
 
+class ParameterError(ConfigError):
+    """A notebook parameter no notebook declares, or a count that is not a whole number >= 1 (a usage error)."""
+
+
 def colab_url(name: str) -> str:
     return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/notebooks/{name}.ipynb"
 
@@ -54,6 +91,45 @@ def kaggle_url(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- inside a notebook
+
+
+def check_counts(values: dict) -> None:
+    """Refuse a counting parameter that is not None or a whole number >= 1, naming it.
+
+    >>> check_counts({"rows": 5, "limit": None, "profile": "cpu-smoke"})
+    >>> check_counts({"rows": -3})
+    Traceback (most recent call last):
+    mathrl.suite.ParameterError: rows=-3: give a whole number >= 1, or None for the profile's value (all rows for rows)
+    """
+    for name in COUNTS:
+        value = values.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ParameterError(f"{name}={value!r}: give a whole number >= 1, or None for the profile's value "
+                                 "(all rows for rows)")
+
+
+_LITERALS = (type(None), bool, int, float, str, list, tuple, dict)
+_KERNEL_NAMES = {"In", "Out"}  # IPython's own history lists
+
+
+def check_parameters(namespace: dict, notebook: str) -> None:
+    """Refuse, in a notebook's kernel, a parameter papermill injected that the notebook does not declare, and a bad
+    count. Runs once per kernel, where papermill's injected cell has just run: later cells add variables of their own.
+
+    >>> check_parameters({"profile": "cpu-smoke", "rows": 5}, "01_data_exploration")
+    >>> check_parameters({"profile": "cpu-smoke", "rowz": 5}, "01_data_exploration")
+    Traceback (most recent call last):
+    mathrl.suite.ParameterError: 01_data_exploration has no parameter rowz; it takes profile, config_file, model, data_source, data_path, rows, overrides, out_dir
+    """
+    if namespace.get("_mathrl_parameters_checked"):
+        return
+    known = [name for name, _, _ in PARAMETERS[notebook]]
+    unknown = sorted(name for name, value in namespace.items() if not name.startswith("_") and name not in known
+                     and name not in _KERNEL_NAMES and isinstance(value, _LITERALS))
+    if unknown:
+        raise ParameterError(f"{notebook} has no parameter {', '.join(unknown)}; it takes {', '.join(known)}")
+    check_counts(namespace)
+    namespace["_mathrl_parameters_checked"] = True
 
 
 def output_dir(out_dir: str | Path | None = None) -> Path:
@@ -69,19 +145,21 @@ def output_dir(out_dir: str | Path | None = None) -> Path:
 
 def notebook_config(profile: str = DEFAULT_PROFILE, model: str | None = None, data_source: str | None = None,
                     data_path: str | None = None, overrides: dict | list | None = None, out: str | Path | None = None,
-                    **knobs) -> Config:
-    """The run config of a notebook: its profile, then the parameters that are not None, then `overrides`
-    (`{"train.learning_rate": 1e-5}` or `["train.learning_rate=1e-5"]`). With `out`, training writes to out/train
-    and evaluation to out/eval.
+                    config_file: str | Path | None = None, **knobs) -> Config:
+    """The run config of a notebook: its profile, then `config_file` (YAML), then the parameters that are not None,
+    then `overrides` (`{"train.learning_rate": 1e-5}` or `["train.learning_rate=1e-5"]`). With `out`, training writes
+    to out/train and evaluation to out/eval. Left at None, every parameter keeps the profile's value.
 
-    >>> cfg = notebook_config("cpu-smoke", max_steps=2, completion_tokens=16, eval_limit=None)
+    >>> cfg = notebook_config("cpu-smoke", max_steps=3, completion_tokens=16, eval_limit=None)
     >>> cfg.train.max_steps, cfg.train.max_completion_length, cfg.eval.max_new_tokens, cfg.eval.limit
-    (2, 16, 16, 8)
+    (3, 16, 16, 8)
     """
+    unknown = sorted(set(knobs) - set(KNOB_KEYS))
+    if unknown:
+        raise ParameterError(f"unknown notebook parameter {', '.join(map(repr, unknown))}; known: {', '.join(KNOB_KEYS)}")
+    check_counts(knobs)
     settings = {"model.name": model, "data.source": data_source, "data.path": data_path}
     for knob, value in knobs.items():
-        if knob not in KNOB_KEYS:
-            raise SuiteError(f"unknown notebook parameter {knob!r}; known: {', '.join(KNOB_KEYS)}")
         keys = KNOB_KEYS[knob]
         for key in (keys,) if isinstance(keys, str) else keys:
             settings[key] = value
@@ -91,7 +169,7 @@ def notebook_config(profile: str = DEFAULT_PROFILE, model: str | None = None, da
     # A smaller group than the profile's must still divide the batch, so the batch follows the group size.
     if "train.num_generations" in settings:
         settings.setdefault("train.per_device_train_batch_size", settings["train.num_generations"])
-    cfg = load_config(profile, overrides=settings)
+    cfg = load_config(profile, config_file, overrides=settings)
     return validate(apply_overrides(cfg, overrides))
 
 
@@ -177,7 +255,8 @@ def execute(notebook: str | Path, out: str | Path, parameters: dict, name: str |
     # papermill injects any name it is given; passing only declared ones keeps a typo from being silently ignored
     unknown = sorted(set(parameters) - set(known))
     if unknown:
-        raise SuiteError(f"{source.name} has no parameter(s) {', '.join(unknown)}; it takes {', '.join(known)}")
+        raise ParameterError(f"{source.name} has no parameter(s) {', '.join(unknown)}; it takes {', '.join(known)}")
+    check_counts(parameters)
     try:
         papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
                                    cwd=str(source.parent), progress_bar=False, log_output=False)
@@ -188,20 +267,29 @@ def execute(notebook: str | Path, out: str | Path, parameters: dict, name: str |
 
 
 def suite_parameters(profile: str, given: dict, known: dict) -> dict:
-    """What one notebook gets: the profile, the given values it declares, and for a non-smoke profile None for
-    every smoke knob not given, so the profile's own values apply."""
+    """What one notebook gets: the profile and the given values it declares. Every other parameter keeps its default,
+    None, which is the profile's value."""
     params = {k: v for k, v in given.items() if k in known}
     if "profile" in known:
         params["profile"] = profile
-    if profile != known.get("profile", DEFAULT_PROFILE):
-        params.update({k: None for k in SMOKE_KNOBS if k in known and k not in given})
     return params
+
+
+def check_given(given: dict, notebooks) -> None:
+    """Refuse, before any kernel starts, a parameter that none of `notebooks` declares, and a bad count."""
+    known = list(dict.fromkeys(name for notebook in notebooks for name in parameters_of(notebook)))
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ParameterError(f"no notebook of this run has a parameter {', '.join(unknown)}; the parameters are "
+                             f"{', '.join(known)}")
+    check_counts(given)
 
 
 def run_suite(out: str | Path, profile: str = DEFAULT_PROFILE, parameters: dict | None = None,
               notebooks=NOTEBOOKS, echo=print) -> dict:
     """Execute the notebooks in order into `out`, handing each the outputs the earlier ones recorded; write
     out/summary.json and out/summary.md and return the summary."""
+    check_given(parameters or {}, notebooks)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     given = {**(parameters or {}), "out_dir": str(out)}
@@ -305,10 +393,21 @@ def parameter_value(text: str):
     return None if text.strip().lower() == "none" else yaml.safe_load(text)
 
 
-def run_run(args, cfg: Config) -> int:
+def given_parameters(args) -> dict:
+    """The parameters `mathrl run` hands the notebooks: `-p` values, then --config (as an absolute path, since a
+    kernel starts in notebooks/) and --set, which every notebook takes."""
     given = {name: parameter_value(value) for name, value in args.parameters}
+    if args.config_file:
+        given["config_file"] = str(Path(args.config_file).resolve())
     if args.overrides:  # already checked by load_config in the command line, before any kernel starts
+        if "overrides" in given:
+            raise ParameterError("give settings with --set or with -p overrides, not both")
         given["overrides"] = list(args.overrides)
+    return given
+
+
+def run_run(args, cfg: Config) -> int:
+    given = given_parameters(args)
     if args.sweep:
         notebook, runs = read_sweep(args.sweep)
         sweep(notebook, runs, args.out, base={"profile": cfg.profile, **given})

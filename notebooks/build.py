@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
-from mathrl.suite import GITHUB_REPO, NOTEBOOKS, colab_url, kaggle_url  # noqa: E402
+from mathrl.suite import GITHUB_REPO, NOTEBOOKS, PARAMETERS, colab_url, kaggle_url  # noqa: E402
 
 IGNORE, SKIP = "# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP"
 METADATA = {
@@ -26,8 +27,16 @@ METADATA = {
 CLONE_DIR = "/tmp/mathrl"
 
 
-def params(code: str) -> dict:
-    return {"source": code, "tags": ["parameters"]}
+def params(name: str) -> dict:
+    """The notebook's parameters cell, from mathrl.suite.PARAMETERS (which the notebook checks injected names against)."""
+    lines = [f"{param} = {json.dumps(default) if isinstance(default, str) else repr(default)}  # {comment}"
+             for param, default, comment in PARAMETERS[name]]
+    return {"source": "\n".join(lines), "tags": ["parameters"]}
+
+
+def check(name: str, imports: str = "from mathrl import suite") -> str:
+    """The first lines of the cell under the parameters: imports, then refuse a parameter the notebook does not take."""
+    return f"{imports}\n\nsuite.check_parameters(globals(), \"{name}\")\n"
 
 
 def opening(title: str, name: str, intro: str) -> list[tuple]:
@@ -47,21 +56,20 @@ if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
     return [(f"{title}\n\n{links}\n\n{intro}\n\n{note}", setup)]
 
 
-PARAMS_NOTE = ("## Parameters\n\nThe defaults are the tiny smoke settings CI checks. `papermill -p NAME VALUE` "
-               "overrides any of them; on a GPU pick the profile (`colab-t4`, `kaggle-2xt4`) and set the numbers to "
-               "`None` to take the profile's own values.")
+PARAMS_NOTE = ("## Parameters\n\nThe profile decides everything left at `None`; `cpu-smoke`, the default, is the tiny "
+               "run CI checks. Pick another profile (`cpu-learn` on a CPU, `colab-t4`, `kaggle-2xt4`), give a YAML "
+               "file of settings as `config_file`, or set a number here; `papermill -p NAME VALUE` does the same "
+               "headless. A name the notebook does not take is refused.")
 
 SETUP = (
     ("# 00 · Setup", "00_setup",
      "Check the machine before anything heavy: the packages against their pins, the GPUs and the precision they allow, "
      "an optional Hugging Face login, and the offline model every CPU profile trains."),
     [
-        (PARAMS_NOTE, params('profile = "cpu-smoke"  # cpu-smoke | cpu-learn | colab-t4 | kaggle-2xt4\n'
-                             'model = None  # None: the model of the profile; a Hub id or a local folder\n'
-                             'out_dir = None  # None: runs/notebooks, or persistent storage on Colab/Kaggle')),
+        (PARAMS_NOTE, params("00_setup")),
         ("The run's settings come from the profile, then the parameters above; everything later reads `cfg`.",
-         "from mathrl import suite\n\n"
-         "out = suite.output_dir(out_dir)\ncfg = suite.notebook_config(profile, model=model)\n"
+         check("00_setup") + "out = suite.output_dir(out_dir)\n"
+         "cfg = suite.notebook_config(profile, model=model, config_file=config_file, overrides=overrides)\n"
          "print(suite.describe_config(cfg))"),
         ("## Packages\n\nInstall any pinned package that is missing or too old. torch is never touched: Colab and "
          "Kaggle ship a CUDA build that a PyPI wheel would replace.",
@@ -89,15 +97,11 @@ DATA = (
      "how many steps and which operations they need, how big the answers are, whether test problems leak into "
      "train, and the token budgets that follow for prompts and completions."),
     [
-        (PARAMS_NOTE, params('profile = "cpu-smoke"\nmodel = None  # its tokenizer measures lengths\n'
-                             'data_source = "gsm8k"  # gsm8k | hub | file | reasoning_gym\n'
-                             'data_path = None  # None: the shipped GSM8K copy\n'
-                             'rows = None  # explore the first N rows of each split, None for all\n'
-                             'out_dir = None')),
+        (PARAMS_NOTE, params("01_data_exploration")),
         ("Both splits of the configured source.",
-         "from mathrl import explore, suite\n\n"
-         "out = suite.output_dir(out_dir)\n"
-         "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path)\n"
+         check("01_data_exploration", "from mathrl import explore, suite") + "out = suite.output_dir(out_dir)\n"
+         "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
+         "config_file=config_file, overrides=overrides)\n"
          "train, test = explore.load_splits(cfg, rows)\n"
          "print(f\"{cfg.data.source}: {len(train)} train rows, {len(test)} test rows\")"),
         ("The tokenizer of the model that will train on them: lengths are counted in its tokens.",
@@ -133,18 +137,13 @@ REWARDS = (
      "their weights, what they pay on the gold solution, on damaged and on hostile completions, on real samples from "
      "the base model, and why partial credit matters: a group whose completions all score the same teaches nothing."),
     [
-        (PARAMS_NOTE, params('profile = "cpu-smoke"\nmodel = None  # the base model that is sampled\n'
-                             'data_source = "gsm8k"\ndata_path = None\n'
-                             'num_generations = 8  # k: completions per question (the GRPO group)\n'
-                             'completion_tokens = 32  # tokens per sampled completion\n'
-                             'samples = 4  # questions sampled from the base model\n'
-                             'overrides = {}  # any setting, e.g. {"rewards.correctness_mode": "graded"}\n'
-                             'out_dir = None')),
+        (PARAMS_NOTE, params("02_reward_design")),
         ("The settings, and the first test problems.",
-         "from mathrl import explore, suite\nfrom mathrl.data import load_rows\n\n"
-         "out = suite.output_dir(out_dir)\n"
+         check("02_reward_design", "from mathrl import explore, suite\nfrom mathrl.data import load_rows")
+         + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
-         "overrides=overrides, num_generations=num_generations, completion_tokens=completion_tokens)\n"
+         "config_file=config_file, overrides=overrides, num_generations=num_generations, "
+         "completion_tokens=completion_tokens)\n"
          "rows = load_rows(cfg.data, cfg.data.eval_split)[:samples]\nprint(suite.describe_config(cfg))"),
         ("## The format\n\nThe prompt the model sees for the first problem. The system prompt teaches the tags (the "
          "format's own, or `data.system_prompt`); the user turn repeats a one-line reminder because the small model "
@@ -190,19 +189,12 @@ TRAINING = (
      "GPU. If the session dies, run the notebook again with the same `out_dir`: training resumes from the newest "
      "complete checkpoint."),
     [
-        (PARAMS_NOTE, params('profile = "cpu-smoke"\nmodel = None  # None: the model of the profile\n'
-                             'data_source = "gsm8k"\ndata_path = None\n'
-                             'max_steps = 2  # optimizer steps\n'
-                             'limit = 16  # training rows\n'
-                             'num_generations = 4  # completions per prompt (the group)\n'
-                             'completion_tokens = 16  # tokens per completion\n'
-                             'overrides = {}  # any setting, e.g. {"train.learning_rate": 1e-5}\n'
-                             'out_dir = None  # checkpoints, metrics and the final model go to out_dir/train')),
+        (PARAMS_NOTE, params("03_grpo_training")),
         ("## Config\n\nThe profile, then the parameters, then `overrides`; the resolved config is saved beside the "
          "checkpoints as `config.yaml`.",
-         "from mathrl import suite\n\nout = suite.output_dir(out_dir)\n"
+         check("03_grpo_training") + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
-         "overrides=overrides, max_steps=max_steps, limit=limit, num_generations=num_generations, "
+         "config_file=config_file, overrides=overrides, max_steps=max_steps, limit=limit, num_generations=num_generations, "
          "completion_tokens=completion_tokens, out=out)\nprint(suite.describe_config(cfg))"),
         ("## Plan\n\nPeak memory per device and time per step, estimated from the model's config before it loads. "
          "On a GPU it plans for the local card; on a CPU for this machine's memory. A plan that does not fit names "
@@ -236,18 +228,12 @@ EVALUATION = (
      "carry information), wrong answers are sorted by kind, and the questions that flipped are shown. Every figure "
      "is saved under `figures/`."),
     [
-        (PARAMS_NOTE, params('profile = "cpu-smoke"\nmodel = None  # the base model; None: the model of the profile\n'
-                             'trained_model = None  # None: out_dir/train/final, as notebook 03 leaves it\n'
-                             'metrics_dir = None  # the training log; None: out_dir/train\n'
-                             'data_source = "gsm8k"\ndata_path = None\n'
-                             'eval_limit = 4  # test questions\n'
-                             'completion_tokens = 32  # tokens per answer\n'
-                             'overrides = {}  # any setting, e.g. {"eval.headline_rule": "flexible"}\n'
-                             'out_dir = None  # records go to out_dir/eval')),
+        (PARAMS_NOTE, params("04_evaluation_and_plots")),
         ("The settings, and the model notebook 03 trained.",
-         "from mathrl import plots, review, suite\n\nout = suite.output_dir(out_dir)\n"
+         check("04_evaluation_and_plots", "from mathrl import plots, review, suite")
+         + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
-         "overrides=overrides, eval_limit=eval_limit, completion_tokens=completion_tokens, out=out)\n"
+         "config_file=config_file, overrides=overrides, eval_limit=eval_limit, completion_tokens=completion_tokens, out=out)\n"
          "trained = review.trained_model(trained_model, out)\nprint(suite.describe_config(cfg))"),
         ("## Base vs trained\n\nBoth models answer the first test questions greedily. Records are written as they "
          "come, so an interrupted evaluation resumes where it stopped.",

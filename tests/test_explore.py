@@ -89,3 +89,24 @@ def test_plots_are_saved(tmp_path, splits):
     table = explore.problem_table(splits[1][:20])
     explore.plot_problems(table, explore.operation_shares(splits[1][:20]), tmp_path / "problems.png")
     assert (tmp_path / "problems.png").stat().st_size > 1000
+
+
+def test_overlap_compares_problems_not_punctuation_stripped_text():
+    train = [{"id": "a", "question": "Calculate 47 - 30."}, {"id": "b", "question": "A 5-year-old has 1,200 apples."}]
+    test = [{"id": "c", "question": "Calculate 47 + 30."},  # another problem: the operator differs
+            {"id": "d", "question": "calculate 47-30"},  # the same problem, spaced and cased differently
+            {"id": "e", "question": "A 5 year old has 1200 apples!"}]  # the same, hyphens and separators aside
+    assert explore.overlap(train, test)["shared_ids"] == ["d", "e"]
+
+
+def test_the_reasoning_gym_test_split_shares_no_problem_with_train():
+    # data.py keeps only test problems unseen in train, so every reported leak here would be a false one
+    train, test = explore.load_splits(notebook_config("cpu-learn"))
+    assert len(train) == len(test) == 1200
+    assert explore.overlap(train, test)["shared"] == 0
+
+
+@pytest.mark.parametrize("rows", [-3, 0])
+def test_load_splits_refuses_a_row_count_below_one(cfg, rows):
+    with pytest.raises(explore.ConfigError, match=f"rows={rows}"):
+        explore.load_splits(cfg, rows)

@@ -1,17 +1,20 @@
 """The suite runner: notebook parameters to config, records, parameter hand-over, sweeps, setup helpers, `mathrl run`."""
 
+import ast
 import json
 
 import nbformat
 import pytest
+import yaml
 
 from mathrl import hosted, review, suite
 from mathrl.cli import main
+from mathrl.config import PROFILES
 
 
 def test_notebook_parameters_override_the_profile_and_none_keeps_it():
-    cfg = suite.notebook_config("cpu-smoke", max_steps=2, completion_tokens=16, limit=None, num_generations=2)
-    assert cfg.train.max_steps == 2  # given
+    cfg = suite.notebook_config("cpu-smoke", max_steps=3, completion_tokens=16, limit=None, num_generations=2)
+    assert cfg.train.max_steps == 3  # given (the profile says 2)
     assert cfg.train.max_completion_length == cfg.eval.max_new_tokens == 16  # one knob, both lengths
     assert cfg.data.limit == 64  # None: the profile's value
     assert cfg.train.per_device_train_batch_size == 2  # follows a smaller group so it still divides
@@ -25,8 +28,14 @@ def test_overrides_accept_a_mapping_or_command_line_strings(tmp_path):
 
 
 def test_unknown_knob_is_refused():
-    with pytest.raises(suite.SuiteError, match="unknown notebook parameter 'steps'"):
+    with pytest.raises(suite.ParameterError, match="unknown notebook parameter 'steps'"):
         suite.notebook_config("cpu-smoke", steps=3)
+
+
+@pytest.mark.parametrize("value", [-3, 0, 2.5, True, "8"])
+def test_a_count_that_is_not_a_whole_number_from_one_is_refused(value):
+    with pytest.raises(suite.ParameterError, match=f"limit={value!r}: give a whole number >= 1"):
+        suite.notebook_config("cpu-smoke", limit=value)
 
 
 def test_config_description_holds_no_paths(tmp_path):
@@ -50,22 +59,107 @@ def test_record_round_trips_and_prints_the_headline(tmp_path, capsys):
         suite.read_record(tmp_path, "04_evaluation_and_plots")
 
 
-def test_every_notebook_declares_profile_and_out_dir_with_smoke_defaults():
+def test_every_notebook_declares_profile_and_out_dir_and_leaves_settings_to_the_profile():
+    settings = {"config_file", "model", "data_source", "data_path", *suite.KNOB_KEYS}
     for name in suite.NOTEBOOKS:
-        params = suite.parameters_of(name)
-        assert params["profile"] == "cpu-smoke" and params["out_dir"] is None, name
+        params = suite.parameters_of(name)  # as papermill reads the committed notebook
+        assert params == {p: default for p, default, _ in suite.PARAMETERS[name]}, name
+        assert params["profile"] == "cpu-smoke" and params["out_dir"] is None and params["overrides"] == {}, name
+        assert all(params[p] is None for p in settings & set(params)), name  # None: the profile's value
 
 
-def test_a_gpu_profile_takes_its_own_values_for_the_smoke_knobs():
-    known = suite.parameters_of("03_grpo_training")
-    smoke = suite.suite_parameters("cpu-smoke", {"out_dir": "x"}, known)
-    assert smoke == {"out_dir": "x", "profile": "cpu-smoke"}  # the notebook's tiny defaults apply
-    gpu = suite.suite_parameters("kaggle-2xt4", {"out_dir": "x", "max_steps": 50}, known)
-    assert gpu["max_steps"] == 50 and gpu["limit"] is None and gpu["completion_tokens"] is None
+def _config_call(name):
+    """The `suite.notebook_config(...)` expression of a committed notebook, as the notebook writes it."""
+    nb = nbformat.read(suite.notebook_path(name), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "notebook_config(" in cell.source:
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "notebook_config":
+                    return compile(ast.Expression(node), name, "eval")
+    raise AssertionError(f"{name} never calls suite.notebook_config")
+
+
+def _notebook_configs(monkeypatch, tmp_path, argv):
+    """Each notebook's resolved settings after `mathrl run ARGV`: the parameters the command line hands papermill,
+    over the notebook's own defaults, through the notebook's own config call. Only papermill is left out."""
+    handed = {}
+
+    def execute(notebook, out, parameters, name=None):
+        handed[notebook] = parameters
+        suite.record(out, notebook)
+
+    monkeypatch.setattr(suite, "execute", execute)
+    assert main(["run", "--out", str(tmp_path / "run"), *argv]) == 0
+    resolved = {}
+    for name, params in handed.items():
+        namespace = {**suite.parameters_of(name), **params, "suite": suite, "out": tmp_path / "run"}
+        resolved[name] = _settings(eval(_config_call(name), namespace).to_dict())
+    return resolved
+
+
+def _settings(data):
+    """A resolved config without the two paths a run's output folder decides."""
+    data = yaml.safe_load(yaml.safe_dump(json.loads(json.dumps(data))))  # as `mathrl config` prints it
+    data["train"].pop("output_dir"), data["eval"].pop("out")
+    return data
+
+
+def _mathrl_config(capsys, argv):
+    capsys.readouterr()
+    assert main(["config", *argv]) == 0
+    return _settings(yaml.safe_load(capsys.readouterr().out))
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_notebook_runs_the_profile_mathrl_config_prints(profile, monkeypatch, tmp_path, capsys):
+    resolved = _notebook_configs(monkeypatch, tmp_path, ["--profile", profile])
+    expected = _mathrl_config(capsys, ["--profile", profile])
+    assert list(resolved) == list(suite.NOTEBOOKS)
+    for name, settings in resolved.items():
+        assert settings == expected, name
+
+
+def test_config_file_and_set_reach_every_notebook(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "mine.yaml"
+    path.write_text("profile: cpu-learn\ntrain:\n  learning_rate: 3.0e-5\n  max_steps: 7\neval:\n  limit: 5\n")
+    argv = ["--config", str(path), "--set", "data.limit=9"]
+    resolved = _notebook_configs(monkeypatch, tmp_path, argv)
+    expected = _mathrl_config(capsys, argv)
+    # the file's values and --set's, over the profile the file names
+    assert (expected["train"]["learning_rate"], expected["train"]["max_steps"]) == (3e-5, 7)
+    assert (expected["eval"]["limit"], expected["data"]["limit"], expected["data"]["source"]) == (5, 9, "reasoning_gym")
+    for name, settings in resolved.items():
+        assert settings == expected, name
+
+
+def test_run_refuses_an_unknown_parameter_before_any_notebook_runs(monkeypatch, capsys):
+    monkeypatch.setattr(suite, "execute", lambda *a, **k: pytest.fail("a notebook ran"))
+    assert main(["run", "--out", "unused", "-p", "rowz", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "no notebook of this run has a parameter rowz" in err and "rows" in err and "max_steps" in err
+    # a parameter of a notebook left out of the run is unknown too
+    assert main(["run", "--out", "unused", "--only", "00_setup", "-p", "rows", "5"]) == 2
+
+
+@pytest.mark.parametrize("name, value", [("rows", "-3"), ("limit", "0"), ("eval_limit", "2.5"), ("max_steps", "x")])
+def test_run_refuses_a_bad_count_before_any_notebook_runs(name, value, monkeypatch, capsys):
+    monkeypatch.setattr(suite, "execute", lambda *a, **k: pytest.fail("a notebook ran"))
+    assert main(["run", "--out", "unused", "-p", name, value]) == 2
+    assert f"{name}=" in capsys.readouterr().err
+
+
+def test_a_notebook_refuses_an_injected_parameter_it_does_not_take():
+    declared = {p: default for p, default, _ in suite.PARAMETERS["01_data_exploration"]}
+    kernel = {"In": [""], "Out": {}, "_i1": "", "os": ast, **declared}  # IPython's names and a module pass
+    suite.check_parameters(dict(kernel), "01_data_exploration")
+    with pytest.raises(suite.ParameterError, match="has no parameter rowz; it takes profile, config_file"):
+        suite.check_parameters({**kernel, "rowz": 5}, "01_data_exploration")
+    with pytest.raises(suite.ParameterError, match="rows=-3"):
+        suite.check_parameters({**kernel, "rows": -3}, "01_data_exploration")
 
 
 def test_unknown_parameter_names_the_notebook(tmp_path):
-    with pytest.raises(suite.SuiteError, match="00_setup.ipynb has no parameter"):
+    with pytest.raises(suite.ParameterError, match="00_setup.ipynb has no parameter"):
         suite.execute("00_setup", tmp_path, {"max_stepz": 3})
 
 
@@ -136,3 +230,23 @@ def test_no_token_means_public_models_only(monkeypatch):
 def test_trained_model_says_to_run_notebook_03_first(tmp_path):
     with pytest.raises(review.MathrlError, match="run notebook 03"):
         review.trained_model(None, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_notebook_run_by_papermill_refuses_an_unknown_parameter(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match="00_setup has no parameter rowz"):
+        papermill.execute_notebook(str(suite.notebook_path("00_setup")), str(tmp_path / "00.ipynb"),
+                                   parameters={"rowz": 5, "out_dir": str(tmp_path)}, kernel_name="python3",
+                                   cwd=str(suite.NOTEBOOK_DIR), progress_bar=False)
+
+
+@pytest.mark.slow
+def test_a_config_file_reaches_an_executed_notebook(tmp_path):
+    (tmp_path / "mine.yaml").write_text("train:\n  learning_rate: 3.0e-5\n")
+    assert main(["run", "--only", "00_setup", "--out", str(tmp_path / "run"), "--config", str(tmp_path / "mine.yaml"),
+                 "--set", "train.max_steps=7"]) == 0
+    printed = nbformat.read(tmp_path / "run" / "00_setup.ipynb", as_version=4).cells
+    config_cell = next(c for c in printed if c.cell_type == "code" and "describe_config" in c.source)
+    assert "train    7 steps, lr 3e-05," in config_cell.outputs[0]["text"]  # cpu-smoke alone says 2 steps, lr 1e-05
