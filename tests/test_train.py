@@ -18,7 +18,8 @@ from mathrl.launch import launch_command, launch_training, stream
 from mathrl.metrics import read_metrics, read_samples
 from mathrl.models import choose_precision
 from mathrl.train import (
-    COMPLETE_MARKER, CONFIG_FILE, find_checkpoint, grpo_args, preflight, push_final, save_config, train,
+    COMPLETE_MARKER, CONFIG_FILE, STARTED_MARKER, find_checkpoint, grpo_args, mark_complete, preflight, push_final,
+    checkpoint_problem, remove_stale, rotate_checkpoints, save_config, train,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +111,8 @@ def test_grpo_args_follow_the_config(tiny_model_dir, tmp_path):
     assert (args.bf16, args.fp16) == (False, False)  # explicit: TRL's default bf16=True fails on a T4
     assert args.reward_weights == [2.0, 0.0]
     assert (args.num_generations, args.max_completion_length, args.steps_per_generation) == (4, 8, 2)
-    assert (args.save_steps, args.save_total_limit, args.loss_type, args.beta) == (2, 2, "dapo", 0.0)
+    assert (args.save_steps, args.loss_type, args.beta) == (2, "dapo", 0.0)
+    assert args.save_total_limit is None  # mathrl rotates: transformers' rotation deletes folders it did not write
     assert args.cache_implementation is None  # static cache + compile only on CUDA
     assert args.report_to == [] and not args.log_completions
 
@@ -174,16 +176,182 @@ def test_a_failed_push_says_how_to_retry_and_keeps_the_model(tiny_model_dir, tmp
 # --------------------------------------------------------------------------- checkpoints and resume
 
 
+def fake_checkpoint(folder, step, marker=COMPLETE_MARKER, weights=True):
+    """A checkpoint-`step` folder as the Trainer leaves it: state and a readable safetensors file, plus `marker`."""
+    from safetensors.torch import save_file
+    import torch
+
+    checkpoint = folder / f"checkpoint-{step}"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    if weights:
+        save_file({"w": torch.full((64,), float(step))}, checkpoint / "model.safetensors")
+    if marker == COMPLETE_MARKER:
+        mark_complete(checkpoint, step)
+    elif marker:
+        (checkpoint / marker).write_text(str(step))
+    return checkpoint
+
+
+def snapshot(folder):
+    """Every file under folder with its bytes' digest: what "left alone" means, byte for byte."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
 def test_half_written_checkpoints_are_never_picked(tmp_path):
-    for step, files in ((2, ["trainer_state.json", "model.safetensors", COMPLETE_MARKER]),
-                        (4, ["trainer_state.json", "model.safetensors"]),  # killed before the marker
-                        (6, ["model.safetensors", COMPLETE_MARKER])):  # no trainer state
-        folder = tmp_path / f"checkpoint-{step}"
-        folder.mkdir()
-        for name in files:
-            (folder / name).write_text("{}")
+    fake_checkpoint(tmp_path, 2)
+    fake_checkpoint(tmp_path, 4, marker=STARTED_MARKER)  # killed before the marker
+    (fake_checkpoint(tmp_path, 6) / "trainer_state.json").unlink()  # no trainer state
+    fake_checkpoint(tmp_path, 8, marker=None)  # a plain TRL run's checkpoint: not mathrl's to resume
     assert find_checkpoint(tmp_path).name == "checkpoint-2"
     assert find_checkpoint(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize("damage, problem", [
+    # cut off mid-write: the header names bytes the file no longer holds
+    (lambda c: (c / "model.safetensors").write_bytes((c / "model.safetensors").read_bytes()[:-40]),
+     "model.safetensors: .* bytes, .* were written"),
+    # same size, garbage header: only reading the header finds it
+    (lambda c: (c / "model.safetensors").write_bytes(b"x" * (c / "model.safetensors").stat().st_size),
+     "model.safetensors is damaged"),
+    # a file the save wrote is gone
+    (lambda c: (c / "trainer_state.json").unlink(), "missing"),
+])
+def test_a_damaged_complete_checkpoint_is_skipped_for_the_previous_one(tmp_path, damage, problem):
+    fake_checkpoint(tmp_path, 2)
+    damage(fake_checkpoint(tmp_path, 4))
+    skipped = []
+    assert find_checkpoint(tmp_path, skipped).name == "checkpoint-2"
+    assert [folder.name for folder, _ in skipped] == ["checkpoint-4"]
+    assert __import__("re").search(problem, skipped[0][1])
+
+
+def test_rotation_deletes_only_mathrls_complete_checkpoints(tmp_path):
+    for step in (1, 2, 3):
+        fake_checkpoint(tmp_path, step)
+    foreign = fake_checkpoint(tmp_path, 0, marker=None)  # oldest by step: first in line for transformers' rotation
+    (tmp_path / "checkpoint-best").mkdir()
+    (tmp_path / "checkpoint-best" / "notes.txt").write_text("my best run")
+    before = snapshot(tmp_path)
+    assert rotate_checkpoints(tmp_path, 1, keep=tmp_path / "checkpoint-2") == ["checkpoint-1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-0", "checkpoint-2", "checkpoint-3",
+                                                          "checkpoint-best"]
+    assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith(("checkpoint-2", "checkpoint-3"))} == {
+        k: v for k, v in before.items() if k.startswith((foreign.name, "checkpoint-best"))}
+
+
+def test_only_mathrls_unfinished_or_damaged_checkpoints_are_removed(tmp_path):
+    fake_checkpoint(tmp_path, 2)
+    fake_checkpoint(tmp_path, 3, marker=STARTED_MARKER)  # mathrl's, killed mid-save
+    (fake_checkpoint(tmp_path, 4) / "model.safetensors").write_bytes(b"")  # mathrl's, damaged, past the resume step
+    fake_checkpoint(tmp_path, 5, marker=None)  # looks just as half-written, but mathrl never marked it
+    before = snapshot(tmp_path / "checkpoint-5")
+    assert remove_stale(tmp_path, 2) == ["checkpoint-3", "checkpoint-4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-5"]
+    assert snapshot(tmp_path / "checkpoint-5") == before
+
+
+def foreign_and_stale(out):
+    """An output dir a user might point a run at: a plain TRL run's checkpoint-500, their own checkpoint-best, and a
+    checkpoint mathrl started and never finished."""
+    fake_checkpoint(out, 500, marker=None)
+    (out / "checkpoint-best").mkdir()
+    (out / "checkpoint-best" / "notes.txt").write_text("keep me")
+    return fake_checkpoint(out, 1, marker=STARTED_MARKER, weights=False)
+
+
+def test_a_failing_check_leaves_the_output_dir_untouched(tiny_model_dir, tmp_path, no_model_load):
+    out = tmp_path / "run"
+    save_config(tiny_cfg(tiny_model_dir, out))
+    foreign_and_stale(out)
+    (out / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2}\n')  # truncated to the resume step by a real run
+    before = snapshot(out)
+    with pytest.raises(MathrlError, match="no-such-data: no such file or folder"):
+        train(tiny_cfg(tiny_model_dir, out, **{"data.path": str(tmp_path / "no-such-data")}))
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("in_the_way", ["checkpoint-2", "metrics.jsonl", "final"])
+def test_a_run_that_would_overwrite_foreign_files_is_refused(tiny_model_dir, tmp_path, no_model_load, in_the_way):
+    # checkpoint-2: a step this run saves (save_steps 2); the others: mathrl's own names, in a dir it never ran in
+    if in_the_way == "checkpoint-2":
+        fake_checkpoint(tmp_path, 2, marker=None)
+    elif in_the_way == "final":
+        (tmp_path / "final").mkdir()
+        (tmp_path / "final" / "model.safetensors").write_text("someone's model")
+    else:
+        (tmp_path / in_the_way).write_text("someone's log\n")
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match=f"holds {in_the_way}, not written by mathrl.*move them away"):
+        train(tiny_cfg(tiny_model_dir, tmp_path))
+    assert snapshot(tmp_path) == before
+
+
+def test_a_finished_run_rerun_with_its_target_changes_nothing(tiny_model_dir, tmp_path, no_model_load, capsys):
+    cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.max_steps": 2})
+    save_config(cfg)
+    fake_checkpoint(tmp_path, 2)
+    (tmp_path / "final").mkdir()
+    mark_complete(tmp_path / "final", 2)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    assert cli.main(["train", "--config", str(tmp_path / CONFIG_FILE), "--max-steps", "2"]) == 0
+    assert "already finished at step 2" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("file", "is a file, not a folder"),
+    ("broken config", "not a readable mathrl config"),
+    ("list config", "not a mathrl config .*list"),
+])
+def test_unusable_output_dirs_are_refused(tiny_model_dir, tmp_path, no_model_load, problem, message):
+    out = tmp_path / "run"
+    if problem == "file":
+        out.write_text("not a folder")
+    else:
+        out.mkdir()
+        (out / CONFIG_FILE).write_text("model: [unclosed" if problem == "broken config" else "- a\n- b\n")
+    with pytest.raises(ConfigError, match=message):
+        train(tiny_cfg(tiny_model_dir, out))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_dir_is_refused(tiny_model_dir, tmp_path, no_model_load):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(ConfigError, match="is not writable"):
+            train(tiny_cfg(tiny_model_dir, tmp_path / "run"))
+    finally:
+        tmp_path.chmod(0o700)
+
+
+@pytest.mark.slow
+def test_foreign_folders_survive_and_a_damaged_checkpoint_is_skipped(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    foreign_and_stale(out)
+    foreign = {k: v for k, v in snapshot(out).items() if not k.startswith("checkpoint-1")}
+    extra = {"train.max_steps": 2, "train.save_steps": 1, "train.save_total_limit": 2}
+    train(tiny_cfg(tiny_model_dir, out, **extra))
+    printed = capsys.readouterr().out
+    assert "leaving checkpoint-500, checkpoint-best alone: not written by mathrl" in printed
+    assert "removing mathrl's unfinished checkpoint-1" in printed
+    assert {k: v for k, v in snapshot(out).items() if k in foreign} == foreign  # byte for byte
+    assert (out / "checkpoint-1" / COMPLETE_MARKER).is_file() and (out / "checkpoint-2" / COMPLETE_MARKER).is_file()
+
+    final = snapshot(out / "final")
+    assert train(tiny_cfg(tiny_model_dir, out, **extra)).global_step == 2  # the same target: finished
+    assert "already finished at step 2" in capsys.readouterr().out
+    assert snapshot(out / "final") == final and not (out / "checkpoint-3").exists()
+
+    weights = out / "checkpoint-2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a disk that filled up, say
+    result = train(tiny_cfg(tiny_model_dir, out, **{**extra, "train.max_steps": 3}))
+    printed = capsys.readouterr().out
+    assert "skipping damaged checkpoint-2 (model.safetensors: " in printed and "resuming from checkpoint-1" in printed
+    assert result.resumed_from.name == "checkpoint-1" and result.global_step == 3
+    assert checkpoint_problem(out / "checkpoint-2") is None  # saved again by the resumed run
+    assert {k: v for k, v in snapshot(out).items() if k in foreign} == foreign
 
 
 class StopAfter:
@@ -210,9 +378,9 @@ def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir,
         train(cfg, callbacks=(StopAfter(3).callback,))
     assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]
     assert yaml.safe_load((tmp_path / CONFIG_FILE).read_text())["model"]["lora"] is lora
-    half = tmp_path / "checkpoint-3"  # a save the kill interrupted: weights but no marker
-    half.mkdir()
-    (half / "trainer_state.json").write_text(json.dumps({"global_step": 3}))
+    half = tmp_path / "checkpoint-3"  # marked as started when the save was decided, before the kill
+    assert sorted(p.name for p in half.iterdir()) == [STARTED_MARKER]
+    (half / "trainer_state.json").write_text(json.dumps({"global_step": 3}))  # as if killed mid-save
     (half / ("adapter_model.safetensors" if lora else "model.safetensors")).write_text("")
 
     if lora:
@@ -221,7 +389,7 @@ def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir,
     else:  # the command line resumes the same way
         assert cli.main(["train", "--profile", "cpu-smoke", "--config", str(tmp_path / CONFIG_FILE)]) == 0
     out = capsys.readouterr().out
-    assert "resuming from" in out and "checkpoint-2 (step 2 of 3)" in out and "half-written checkpoint-3" in out
+    assert "resuming from" in out and "checkpoint-2 (step 2 of 3)" in out and "unfinished checkpoint-3" in out
 
     assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]  # step 3 replayed and logged once, not twice
     assert sorted({s["step"] for s in read_samples(tmp_path)}) == [1, 2, 3]
