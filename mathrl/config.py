@@ -442,7 +442,7 @@ def coerce(value, hint, key: str, limits: dict | None = None):
     except ConfigError:
         raise
     except (ValueError, TypeError, yaml.YAMLError):
-        raise ConfigError(f"{key}={value!r}: expected {_type_name(hint)}") from None
+        raise ConfigError(f"{_named(key, value)}: expected {_type_name(hint)}") from None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         _check_limits(value, key, limits or {})
     return value
@@ -464,14 +464,14 @@ def _as_type(value, hint, key: str):
             raise TypeError
         number = float(value) if hint is float or not isinstance(value, (int, str)) else _int_text(value)
         if not math.isfinite(number):
-            raise ConfigError(f"{key}={value!r}: give a finite number (not nan or inf)")
+            raise ConfigError(f"{_named(key, value)}: give a finite number (not nan or inf)")
         if hint is int and number != int(number):
             raise ValueError
         return hint(number)
     if hint is str:
         if not isinstance(value, str):  # a YAML number, yes/no or list where a name belongs
             quote = "; in YAML put it in quotes" if isinstance(value, (bool, int, float)) else ""
-            raise ConfigError(f"{key}={value!r}: expected text{quote}")
+            raise ConfigError(f"{_named(key, value)}: expected text{quote}")
         return value
     if isinstance(value, str):
         value = yaml.safe_load(value)
@@ -483,7 +483,7 @@ def _as_type(value, hint, key: str):
     if origin is tuple:
         items = typing.get_args(hint)
         if not isinstance(value, (list, tuple)) or len(value) != len(items):
-            raise ConfigError(f"{key}={value!r}: expected a list of {len(items)} numbers")
+            raise ConfigError(f"{_named(key, value)}: expected a list of {len(items)} numbers")
         return tuple(coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
     raise TypeError
 
@@ -498,22 +498,28 @@ def _int_text(value):
         return float(value)
 
 
+def _named(key: str, value) -> str:
+    """`key=value` as written in messages; the value alone for an option that is no setting."""
+    return f"{key}={value!r}" if key else repr(value)
+
+
 def _check_limits(value, key: str, limits: dict) -> None:
     low, above, high = limits.get("at_least"), limits.get("above"), limits.get("at_most")
+    named = _named(key, value)
     if low is not None and value < low:
-        raise ConfigError(f"{key}={value!r} must be at least {low}")
+        raise ConfigError(f"{named} must be at least {low}")
     if above is not None and value <= above:
-        raise ConfigError(f"{key}={value!r} must be greater than {above}")
+        raise ConfigError(f"{named} must be greater than {above}")
     if high is not None and value > high:
-        raise ConfigError(f"{key}={value!r} must be at most {high}")
+        raise ConfigError(f"{named} must be at most {high}")
 
 
 SECTIONS = ("data", "model", "rewards", "train", "eval")
 
 
 def _setting(section, key: str, name: str):
-    """(type, limits) of one field of a section, or a ConfigError naming the unknown key."""
-    hints = typing.get_type_hints(type(section))
+    """(type, limits) of one field of a section (instance or class), or a ConfigError naming the unknown key."""
+    hints = typing.get_type_hints(section if isinstance(section, type) else type(section))
     if name not in hints:
         close = [f for f in hints if f.startswith(name[:4])]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -555,6 +561,32 @@ def apply_overrides(cfg: Config, overrides: dict | list[str] | None) -> Config:
     return cfg
 
 
+def option_type(setting: str | type, **limits):
+    """An argparse `type` that reads an option's text as --set reads a value: `option_type("train.max_steps")` takes
+    that field's type and range; `option_type(float, above=0)` a number with its own range.
+
+    >>> option_type("eval.limit")("none"), option_type(float, above=0)("2.5")
+    (None, 2.5)
+    """
+    import argparse
+
+    key = setting if isinstance(setting, str) else ""
+    hint = setting
+    if key:
+        section, _, name = key.partition(".")
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown setting {key!r}")
+        hint, limits = _setting(typing.get_type_hints(Config)[section], key, name)
+
+    def read(text: str):
+        try:
+            return coerce(text, hint, key, limits)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return read
+
+
 def load_config(
     profile: str | None = None, config_file: str | Path | None = None, overrides: dict | list[str] | None = None
 ) -> Config:
@@ -580,17 +612,15 @@ def load_config(
     return cfg
 
 
-def read_yaml(path: str | Path, what: str = "config file") -> dict:
+def read_yaml(path: str | Path) -> dict:
     """A YAML mapping from a file, or a ConfigError naming the file: missing, unreadable, not UTF-8, not YAML."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{what} {path} does not exist; write one with `mathrl config --profile NAME > {path.name}`")
+        raise ConfigError(f"config file {path} does not exist; write one with `mathrl config --profile NAME > {path.name}`")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: {not_utf8(err)}") from None
+        data = yaml.safe_load(utf8_text(path)) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+        raise ConfigError(f"{path}: {yaml_problem(err)}") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read it ({err.strerror})") from None
     if not isinstance(data, dict):
@@ -598,10 +628,22 @@ def read_yaml(path: str | Path, what: str = "config file") -> dict:
     return data
 
 
-def not_utf8(err: UnicodeDecodeError) -> str:
-    """What to say about a file that failed to decode as UTF-8: the line and the byte, and how to fix it."""
-    line = err.object[: err.start].count(b"\n") + 1
-    return f"line {line} is not UTF-8 text (byte {err.object[err.start]:#04x}); save the file as UTF-8"
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """One line on what is wrong with a YAML text, and where."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"not valid YAML{where} ({getattr(err, 'problem', None) or ' '.join(str(err).split())})"
+
+
+def utf8_text(path: str | Path) -> str:
+    """A file's text, or a ConfigError naming the file and the line whose bytes are not UTF-8."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line} is not UTF-8 text (byte {data[err.start]:#04x}); save the file as "
+                          "UTF-8") from None
 
 
 def _typed(cfg: Config) -> None:

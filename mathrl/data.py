@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 
 from mathrl.arithmetic import worked_sum
-from mathrl.config import Config, DataConfig, FormatSpec, MathrlError, get_format
+from mathrl.config import Config, DataConfig, FormatSpec, MathrlError, get_format, option_type
 
 SHIPPED_GSM8K = Path(__file__).resolve().parent.parent / "data" / "gsm8k"
 COLUMNS = ("id", "question", "answer", "solution", "prompt")
@@ -288,7 +288,7 @@ def dataset_stats(rows: list[dict], tokenizer=None) -> dict:
 def add_data_arguments(parser) -> None:
     parser.add_argument("action", choices=["stats", "show"], help="stats: counts and lengths; show: first rows")
     parser.add_argument("--split", help="split to read (default: the config's train split)")
-    parser.add_argument("--limit", type=int, help="first N rows only (default: all; a profile's training limit is ignored)")
+    parser.add_argument("--limit", type=option_type("data.limit"), help="first N rows only (default: all; a profile's training limit is ignored)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from mathrl import stats
-from mathrl.config import Config, ConfigError, MathrlError
+from mathrl.config import Config, ConfigError, MathrlError, option_type
 from mathrl.generation import (
     halving_batches, length_sorted_batches, prompt_texts, stop_strings, transformers_generate, vllm_generate,
 )
@@ -343,12 +343,12 @@ def add_eval_arguments(parser) -> None:
     parser.add_argument("--model", help="model to evaluate: Hub id, folder, adapter folder (default: model.name)")
     parser.add_argument("--compare", metavar="OTHER_MODEL", help="also evaluate this model and compare the two")
     parser.add_argument("--split", help="split to evaluate (default: data.eval_split)")
-    parser.add_argument("--limit", type=int, help="first N examples (default: eval.limit)")
+    parser.add_argument("--limit", type=option_type("eval.limit"), help="first N examples (default: eval.limit)")
     parser.add_argument("--out", help="folder for records.jsonl and summary.json (default: eval.out)")
-    parser.add_argument("--samples", type=int, help="samples per question for maj@k / pass@k (eval.num_samples)")
-    parser.add_argument("--k", type=int, action="append", help="report pass@K (repeatable; K <= --samples)")
-    parser.add_argument("--batch-size", type=int, help="prompts per generate call (eval.batch_size)")
-    parser.add_argument("--max-new-tokens", type=int, help="tokens per answer (eval.max_new_tokens)")
+    parser.add_argument("--samples", type=option_type("eval.num_samples"), help="samples per question for maj@k / pass@k (eval.num_samples)")
+    parser.add_argument("--k", type=option_type(int, at_least=1), action="append", help="report pass@K (repeatable; K <= --samples)")
+    parser.add_argument("--batch-size", type=option_type("eval.batch_size"), help="prompts per generate call (eval.batch_size)")
+    parser.add_argument("--max-new-tokens", type=option_type("eval.max_new_tokens"), help="tokens per answer (eval.max_new_tokens)")
     parser.add_argument("--headline", choices=sorted(RULE_SETS), help="rule for the headline accuracy")
     parser.add_argument("--vllm", action="store_true", help="generate with vLLM (must be installed)")
 
@@ -410,7 +410,7 @@ def run_eval(args, cfg: Config) -> int:
 def add_ask_arguments(parser) -> None:
     parser.add_argument("question", help="a word problem, in quotes")
     parser.add_argument("--model", help="model to ask (default: model.name)")
-    parser.add_argument("--max-new-tokens", type=int, help="tokens for the answer (eval.max_new_tokens)")
+    parser.add_argument("--max-new-tokens", type=option_type("eval.max_new_tokens"), help="tokens for the answer (eval.max_new_tokens)")
 
 
 def run_ask(args, cfg: Config) -> int:

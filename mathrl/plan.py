@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from mathrl.config import Config, ConfigError, apply_overrides
+from mathrl.config import Config, ConfigError, apply_overrides, option_type
 from mathrl.hardware import GiB, GPUSpec, ModelSpec, gpu_spec, match_device, model_spec
 
 MARGIN = 0.10  # free memory a plan keeps: allocator growth and prompt-length outliers eat into the estimate
@@ -288,7 +288,7 @@ def add_plan_arguments(parser) -> None:
     parser.add_argument("--model", help="model name, alias or local folder (default: the profile's model.name)")
     parser.add_argument("--gpu", help="T4, P100, L4, A10G, A100-40GB, A100-80GB, H100, H200 or cpu "
                                       "(default: the local GPU, else T4 for a GPU profile, else cpu)")
-    parser.add_argument("--memory-gib", type=float, help="cap the device memory, e.g. to plan for a shared GPU")
+    parser.add_argument("--memory-gib", type=option_type(float, above=0), help="cap the device memory, e.g. to plan for a shared GPU")
 
 
 def run_plan(args, cfg: Config) -> int:

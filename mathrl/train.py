@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathrl.config import Config, ConfigError, MathrlError, validate
+from mathrl.config import Config, ConfigError, MathrlError, option_type, validate
 
 CONFIG_FILE = "config.yaml"
 COMPLETE_MARKER = "mathrl_complete"
@@ -575,7 +575,7 @@ def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
 
 def add_train_arguments(parser) -> None:
     parser.add_argument("--output-dir", help="checkpoints, metrics and the final model (default: train.output_dir)")
-    parser.add_argument("--max-steps", type=int, help="optimizer steps (default: train.max_steps)")
+    parser.add_argument("--max-steps", type=option_type("train.max_steps"), help="optimizer steps (default: train.max_steps)")
 
 
 def apply_train_arguments(args, cfg: Config) -> Config:

@@ -47,3 +47,21 @@ def tiny_model_dir(offline_model_dir, tmp_path_factory) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def remote_code_model(tiny_model_dir, tmp_path) -> tuple[Path, Path]:
+    """(folder, marker): a copy of the tiny model whose config.json points at code it ships, which writes the marker
+    file when imported; the marker exists only if something let the folder's code run."""
+    import json
+    import shutil
+
+    folder = tmp_path / "model-with-code"
+    shutil.copytree(tiny_model_dir, folder)
+    marker = tmp_path / "remote-code-ran"
+    (folder / "evil.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+                                    "from transformers import LlamaForCausalLM as EvilForCausalLM\n")
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "evil.EvilForCausalLM"}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder, marker

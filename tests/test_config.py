@@ -219,27 +219,11 @@ def test_a_non_utf8_config_file_is_named(tmp_path):
         load_config(config_file=path)
 
 
-def _remote_code_model(tiny_model_dir, tmp_path):
-    """A copy of the tiny model whose config.json points at shipped code that, once imported, writes a marker file."""
-    import json
-    import shutil
-
-    folder = tmp_path / "model-with-code"
-    shutil.copytree(tiny_model_dir, folder)
-    marker = tmp_path / "remote-code-ran"
-    (folder / "evil.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
-                                    "from transformers import LlamaForCausalLM as EvilForCausalLM\n")
-    config = json.loads((folder / "config.json").read_text())
-    config["auto_map"] = {"AutoModelForCausalLM": "evil.EvilForCausalLM"}
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder, marker
-
-
 @pytest.mark.parametrize("written", ['"false"', '"no"', "false", '"0"'])
-def test_a_quoted_false_never_runs_a_model_folders_code(tiny_model_dir, tmp_path, written):
+def test_a_quoted_false_never_runs_a_model_folders_code(remote_code_model, tmp_path, written):
     from mathrl.models import load_model
 
-    folder, marker = _remote_code_model(tiny_model_dir, tmp_path)
+    folder, marker = remote_code_model
     cfg = _yaml_config(tmp_path, f"model:\n  name: {folder}\n  trust_remote_code: {written}\n")
     model, _, _ = load_model(cfg.model)
     assert not marker.exists(), "the model folder's code ran"
