@@ -219,11 +219,11 @@ def test_ask_shows_reasoning_and_answer(tiny_model_dir, capsys):
 @pytest.mark.parametrize(
     "argv, code, message",
     [
-        (["eval", "--model", "/no/such/model", "--limit", "2"], 1, "neither an existing folder"),
+        (["eval", "--model", "/no/such/model", "--limit", "2"], 2, "neither an existing folder"),
         (["eval", "--limit", "0"], 2, "eval.limit"),
         (["eval", "--samples", "2", "--k", "4"], 2, "pass@k needs"),
-        (["eval", "--set", "data.source=file", "--set", "data.path=EMPTY", "--limit", "2"], 1, "no rows"),
-        (["ask", "--model", "/no/such/model", " "], 1, "needs a question"),
+        (["eval", "--set", "data.source=file", "--set", "data.path=EMPTY", "--limit", "2"], 2, "no rows"),
+        (["ask", "--model", "/no/such/model", " "], 2, "needs a question"),
     ],
 )
 def test_bad_input_gives_one_line_message(argv, code, message, tmp_path, capsys):
