@@ -24,49 +24,94 @@ class DataError(MathrlError):
 # --------------------------------------------------------------------------- raw records
 
 
+FILE_TYPES = (".jsonl", ".json", ".csv", ".parquet")
+
+
+def _text(path: Path) -> str:
+    from mathrl.config import not_utf8
+
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: {not_utf8(err)}") from None
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     """Records of a JSONL file; a malformed line raises DataError naming the file and line."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     records = []
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{line_number}: malformed JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
-            records.append(record)
+    for line_number, line in enumerate(_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            looks_csv = line_number == 1 and "," in line and not line.lstrip().startswith(("{", "["))
+            hint = "; it looks like CSV: name the file .csv" if looks_csv else ""
+            raise DataError(f"{path}:{line_number}: malformed JSON ({err.msg} at column {err.colno}){hint}") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
+        records.append(record)
+    return records
+
+
+def _read_json(path: Path) -> list[dict]:
+    """A .json file: one array of objects, or (as many datasets ship) JSON Lines under a .json name."""
+    text = _text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return read_jsonl(path)  # several objects, one a line
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected an array of objects, got a JSON {type(data).__name__}")
+    bad = next((i for i, record in enumerate(data) if not isinstance(record, dict)), None)
+    if bad is not None:
+        raise DataError(f"{path}: item {bad + 1} of the array is a {type(data[bad]).__name__}, not an object")
+    return data
+
+
+def _read_csv(path: Path) -> list[dict]:
+    import csv
+
+    try:
+        return [dict(record) for record in csv.DictReader(_text(path).splitlines())]
+    except csv.Error as err:
+        raise DataError(f"{path}: not a readable CSV file ({err})") from None
+
+
+def _read_parquet(path: Path) -> list[dict]:
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path).to_dict("records")
+    except Exception as err:  # pyarrow raises several unrelated types for a broken file
+        raise DataError(f"{path}: not a readable parquet file ({err})") from None
+
+
+def _read_table(path: Path) -> list[dict]:
+    """Records of a .jsonl, .json (array or lines), .csv or .parquet file; any other suffix is refused by name."""
+    readers = {".jsonl": read_jsonl, ".json": _read_json, ".csv": _read_csv, ".parquet": _read_parquet}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(f"{path}: {path.suffix or 'a file without a suffix'} is not a data format mathrl reads; "
+                        f"give {', '.join(FILE_TYPES)}")
+    records = reader(path)
     if not records:
         raise DataError(f"{path}: the file holds no rows")
     return records
 
 
-def _read_table(path: Path) -> list[dict]:
-    if path.suffix == ".parquet":
-        import pandas as pd
-
-        try:
-            records = pd.read_parquet(path).to_dict("records")
-        except Exception as err:  # pyarrow raises several unrelated types for a broken file
-            raise DataError(f"{path}: not a readable parquet file ({err})") from None
-        if not records:
-            raise DataError(f"{path}: the file holds no rows")
-        return records
-    return read_jsonl(path)
-
-
 def _split_file(folder: Path, split: str) -> Path:
-    for suffix in (".jsonl", ".parquet", ".json"):
+    for suffix in FILE_TYPES:
         candidate = folder / f"{split}{suffix}"
         if candidate.is_file():
             return candidate
     found = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
-    raise DataError(f"{folder}: no {split}.jsonl or {split}.parquet (found: {found}); pick a split that exists")
+    raise DataError(f"{folder}: no {split}.jsonl, .json, .csv or .parquet (found: {found}); pick a split that exists")
 
 
 def _read_local(path: str | Path, split: str) -> tuple[list[dict], Path]:
@@ -74,7 +119,8 @@ def _read_local(path: str | Path, split: str) -> tuple[list[dict], Path]:
     if path.is_dir():
         path = _split_file(path, split)
     elif not path.exists():
-        raise DataError(f"{path}: no such file or folder; give a folder with {split}.jsonl or a .jsonl/.parquet file")
+        raise DataError(f"{path}: no such file or folder; give a folder with {split}.jsonl or a "
+                        f"{', '.join(FILE_TYPES)} file")
     return _read_table(path), path
 
 
@@ -95,8 +141,9 @@ def _gym_items(cfg: DataConfig, size: int, seed: int):
 
     try:
         return reasoning_gym.create_dataset(cfg.gym_task, size=size, seed=seed, **cfg.gym_options)
-    except (KeyError, TypeError, ValueError) as err:
-        raise DataError(f"reasoning-gym could not build {cfg.gym_task!r} with {cfg.gym_options}: {err}") from None
+    except (KeyError, TypeError, ValueError, AssertionError) as err:  # its option checks are bare asserts
+        raise DataError(f"reasoning-gym could not build data.gym_task={cfg.gym_task!r} with data.gym_options="
+                        f"{cfg.gym_options}: {err or type(err).__name__}; fix that setting") from None
 
 
 def _gym_row(item: dict, method: str) -> dict:
@@ -144,12 +191,15 @@ def gold_from_gsm8k_solution(solution: str) -> str:
 
 
 def _gold(value, style: str) -> tuple[str, str]:
-    """(gold answer, worked solution) from an answer column written in `style`."""
-    from mathrl.parsing import canonical_answer, extract_answer
+    """(gold answer, worked solution) from an answer column written in `style`; gsm8k and final golds are numbers."""
+    from mathrl.parsing import canonical_answer, extract_answer, to_number
 
     text = str(value).strip()
     if style == "gsm8k":
-        return gold_from_gsm8k_solution(text), text
+        answer = gold_from_gsm8k_solution(text)
+        if to_number(answer) is None:
+            raise ValueError(f"the '####' line holds {answer!r}, not a number")
+        return answer, text
     if style == "boxed":
         found = extract_answer(text, rules=("boxed",))
         if found.value is None:
@@ -157,6 +207,10 @@ def _gold(value, style: str) -> tuple[str, str]:
         return canonical_answer(found.value), text
     if not text:
         raise ValueError("the answer is empty")
+    if to_number(text) is None:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        worked = "; it is a worked solution ending in '#### N': use data.answer_style=gsm8k" if "####" in text else ""
+        raise ValueError(f"the answer {shown!r} is not a number under answer_style=final{worked}")
     return canonical_answer(text), ""
 
 
@@ -212,6 +266,10 @@ def load_rows(cfg: DataConfig, split: str | None = None) -> list[dict]:
     """Rows for `split` (default cfg.split) from the configured source, first `cfg.limit` only."""
     split = split or cfg.split
     style = cfg.answer_style
+    if cfg.source not in ("gsm8k", "hub", "file", "reasoning_gym"):
+        raise DataError(f"data.source={cfg.source!r} is not a source: choose gsm8k, hub, file or reasoning_gym")
+    if cfg.source == "file" and cfg.path is None:
+        raise DataError("data.source=file needs a file or folder: pass --path FILE (or --set data.path=FILE)")
     if cfg.source == "reasoning_gym":
         records, name, style = _read_reasoning_gym(cfg, split), f"reasoning-gym {cfg.gym_task}", "final"
         for i, record in enumerate(records):

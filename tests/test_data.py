@@ -180,8 +180,77 @@ def test_missing_file_and_missing_split(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         load_rows(DataConfig(source="file", path=str(tmp_path / "absent.jsonl")))
     _write(tmp_path, "train.jsonl", '{"question": "q", "answer": "#### 1"}\n')
-    with pytest.raises(DataError, match=r"no validation.jsonl .*found: train.jsonl"):
+    with pytest.raises(DataError, match=r"no validation.jsonl, .json, .csv or .parquet \(found: train.jsonl\)"):
         load_rows(DataConfig(source="file", path=str(tmp_path)), "validation")
+
+
+@pytest.mark.parametrize("name, text", [
+    ("train.jsonl", '{"question": "What is 2+2?", "answer": "4"}\n{"question": "Half of 9?", "answer": "4.5"}\n'),
+    ("train.json", '[{"question": "What is 2+2?", "answer": "4"}, {"question": "Half of 9?", "answer": "4.5"}]'),
+    ("train.json", '{"question": "What is 2+2?", "answer": "4"}\n{"question": "Half of 9?", "answer": "4.5"}\n'),
+    ("train.csv", 'question,answer\nWhat is 2+2?,4\n"Half of 9, exactly?",4.5\n'),  # a quoted comma stays
+])
+def test_every_accepted_file_type_reads_the_same_rows(tmp_path, name, text):
+    rows = load_rows(DataConfig(source="file", path=str(_write(tmp_path, name, text)), answer_style="final"))
+    assert [r["answer"] for r in rows] == ["4", "4.5"]
+    assert rows[0]["question"] == "What is 2+2?" and rows[1]["question"].startswith("Half of 9")
+    folder = load_rows(DataConfig(source="file", path=str(tmp_path), answer_style="final"))  # found by split name
+    assert [r["answer"] for r in folder] == ["4", "4.5"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("train.jsonl", "question,answer\nWhat is 2+2?,4\n", r":1: malformed JSON .*looks like CSV: name the file .csv"),
+    ("train.xlsx", "PK", r"\.xlsx is not a data format mathrl reads; give \.jsonl, \.json, \.csv, \.parquet"),
+    ("train.json", '{"rows": 3}\n"x"', r":2: expected a JSON object, got str"),  # lines, not one array
+    ("train.json", '[{"question": "q", "answer": "1"}, 7]', r"item 2 of the array is a int, not an object"),
+    ("train.jsonl", b'{"question": "caf\xe9", "answer": "#### 1"}\n', r"line 1 is not UTF-8 text \(byte 0xe9\)"),
+    ("train.parquet", "not parquet", r"not a readable parquet file"),
+])
+def test_unreadable_files_are_refused_by_name(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataError, match=message) as err:
+        load_rows(DataConfig(source="file", path=str(path)))
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("answer, style, message", [
+    ("banana", "final", r"row 2: the answer 'banana' is not a number under answer_style=final"),
+    ("#### banana", "gsm8k", r"row 2: the '####' line holds 'banana', not a number"),
+    # a GSM8K worked solution read as a final answer would make the whole solution the gold
+    ("She has 3 + 4 = 7 apples.\n#### 7", "final", r"row 2: .*is a worked solution ending in '#### N': use "
+                                                    r"data.answer_style=gsm8k"),
+])
+def test_a_gold_answer_that_is_not_a_number_is_refused_with_its_row(tmp_path, answer, style, message):
+    lines = [{"question": "q1", "answer": "#### 1" if style == "gsm8k" else "1"}, {"question": "q2", "answer": answer}]
+    path = _write(tmp_path, "train.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(DataError, match=message):
+        load_rows(DataConfig(source="file", path=str(path), answer_style=style))
+
+
+def test_shipped_gsm8k_under_answer_style_final_is_refused(gsm8k_dir):
+    with pytest.raises(DataError, match="row 1: .*use data.answer_style=gsm8k"):
+        load_rows(DataConfig(path=str(gsm8k_dir), answer_style="final", limit=3))
+
+
+@pytest.mark.parametrize("cfg, message", [
+    (DataConfig(source="file"), "data.source=file needs a file or folder: pass --path"),
+    (DataConfig(source="huggingface"), "data.source='huggingface' is not a source: choose gsm8k, hub"),
+])
+def test_a_source_that_cannot_be_read_is_refused_before_the_hub(cfg, message, monkeypatch):
+    import mathrl.data
+
+    monkeypatch.setattr(mathrl.data, "_read_hub", lambda *a: pytest.fail("went to the Hub"))
+    with pytest.raises(DataError, match=message):
+        load_rows(cfg)
+
+
+def test_reasoning_gym_option_errors_name_the_setting():
+    # basic_arithmetic checks its options with bare asserts
+    with pytest.raises(DataError, match=r"data.gym_options=\{'min_terms': 5, 'max_terms': 2\}: max_terms must be >= "
+                                        r"min_terms; fix that setting"):
+        load_rows(DataConfig(source="reasoning_gym", gym_task="basic_arithmetic", gym_size=2,
+                             gym_options={"min_terms": 5, "max_terms": 2}))
 
 
 def test_unknown_reasoning_gym_task():
