@@ -1,6 +1,7 @@
 """Model loading: offline materialization, dtype policy, padding, LoRA/4-bit rules, clear errors."""
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -111,3 +112,48 @@ def test_four_bit_with_lora_loads_and_trains_on_cpu(offline_model_dir):
     peft_model(**batch, labels=batch["input_ids"]).loss.backward()
     trained = [n for n, p in peft_model.named_parameters() if p.requires_grad and p.grad is not None]
     assert trained and all("lora_" in n for n in trained)
+
+
+# --------------------------------------------------------------------------- damaged model folders and cache
+
+
+def _copy(folder, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(folder, tmp_path / "model"))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda w: w.write_bytes(w.read_bytes()[: w.stat().st_size // 2]), "model.safetensors is damaged"),  # cut off
+    (lambda w: w.write_bytes(b"\x00" * 64), "model.safetensors is damaged"),  # garbage
+])
+def test_a_damaged_model_folder_is_refused_naming_the_file(tiny_model_dir, tmp_path, damage, message):
+    folder = _copy(tiny_model_dir, tmp_path)
+    damage(folder / "model.safetensors")
+    with pytest.raises(ModelError, match=f"{folder}: {message}.*save the model there again"):
+        load_model(ModelConfig(name=str(folder)))
+
+
+def test_a_cached_model_is_checked_against_the_sizes_written(tiny_model_dir, tmp_path):
+    from mathrl.models import _cache_problem, _write_manifest
+
+    folder = _copy(tiny_model_dir, tmp_path)
+    assert _cache_problem(folder) is None
+    _write_manifest(folder)
+    tokenizer = folder / "tokenizer.json"
+    tokenizer.write_text(tokenizer.read_text()[:-10])  # not a weights file: only the recorded size shows it
+    assert _cache_problem(folder) == "tokenizer.json changed size since it was written"
+
+
+@pytest.mark.slow
+def test_a_damaged_offline_cache_is_rebuilt(tmp_path, monkeypatch, capsys):
+    from mathrl.models import materialize_offline_model
+
+    monkeypatch.setenv("MATHRL_CACHE", str(tmp_path))  # never the real cache
+    folder = materialize_offline_model()
+    size = (folder / "model.safetensors").stat().st_size
+    (folder / "model.safetensors").write_bytes(b"garbage")
+    assert materialize_offline_model() == folder
+    assert "rebuilding the cached offline model" in capsys.readouterr().out
+    assert (folder / "model.safetensors").stat().st_size == size
+    load_model(ModelConfig(name=str(folder)))
