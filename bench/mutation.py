@@ -29,25 +29,25 @@ RESULTS = ROOT / "bench" / "results" / "mutation.json"
 DOCS = ROOT / "docs" / "mutation.md"
 TARGET = 0.80  # share of non-equivalent mutants to kill in each module
 
-# name -> (module, its fast test file, functions to mutate or None for all of them)
+# name -> (module, its fast test file, functions to mutate ("Class.method" for a method) or None for all of them)
 MODULES = {
     "stats": ("mathrl/stats.py", "tests/test_stats.py", None),
-    "metrics": ("mathrl/metrics.py", "tests/test_metrics.py", None),
-    "hosted": ("mathrl/hosted.py", "tests/test_hosted.py", None),
+    # all but _gpu_memory_gib, which returns None without a GPU
+    "metrics": ("mathrl/metrics.py", "tests/test_metrics.py", [
+        "_clean", "append_jsonl", "read_jsonl_rows", "_rewrite_atomically", "truncate_after", "_warning_step",
+        "read_metrics", "metrics_frame", "read_samples", "_last_user_text", "_completion_text", "sample_rows",
+        "MetricsCallback.__init__", "MetricsCallback.on_train_begin", "MetricsCallback.on_log", "MetricsCallback._row",
+        "MetricsCallback._warn"]),
+    "hosted": ("mathrl/hosted.py", "tests/test_hosted.py", ["install_plan", "install_missing"]),
     "rewards": ("mathrl/rewards.py", "tests/test_rewards.py", None),
     "parsing": ("mathrl/parsing.py", "tests/test_parsing.py", None),
     "config": ("mathrl/config.py", "tests/test_config.py", ["validate"]),
-    "train": ("mathrl/train.py", "tests/test_train.py", ["find_checkpoint", "is_complete", "_trim_after"]),
+    "train": ("mathrl/train.py", "tests/test_train.py", ["find_checkpoint", "is_complete", "checkpoint_step"]),
 }
 
-# Survivors no test can kill, keyed by "function | original line | mutated line" (stable when mutmut renumbers).
-EQUIVALENT = {
-    "wilson_interval | high = 1.0 if successes == n else min(1.0, centre + half) | "
-    "high = 1.0 if successes == n else min(2.0, centre + half)":
-        "Wilson's upper bound is below 1 whenever successes < n, so neither cap is ever reached",
-    "pass_at_k | if n - c < k: | if n + c < k:":
-        "the shortcut only saves work: math.comb(n - c, k) is 0 when k > n - c, so the formula also gives 1.0",
-}
+# Survivors no test can kill, keyed by "function | original line | mutated line" (stable when mutmut renumbers), with
+# the reason no input can tell them from the original.
+EQUIVALENT = json.loads((ROOT / "bench" / "mutation_equivalent.json").read_text(encoding="utf-8"))
 
 
 def _scratch_copy(module: str, test_file: str, where: Path) -> None:
@@ -66,16 +66,31 @@ def _scratch_copy(module: str, test_file: str, where: Path) -> None:
     )
 
 
+# `mutmut show` for many mutants in one process (one `mutmut show` each costs an interpreter start)
+SHOW_DIFFS = ("import json, sys; from mutmut.mutation.diff_apply import get_diff_for_mutant; "
+              "print(json.dumps({name: get_diff_for_mutant(name) for name in sys.argv[1:]}))")
+
+
 def _changed_lines(diff: str) -> tuple[str, str]:
     removed = " / ".join(line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
     added = " / ".join(line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
     return removed, added
 
 
+def _mangled(function: str) -> str:
+    """mutmut's name for a function (x_name) or a method (xǁClassǁmethod)."""
+    return "xǁ" + function.replace(".", "ǁ") if "." in function else "x_" + function
+
+
+def _function_of(mutant: str) -> str:
+    mangled = mutant.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
+    return mangled[2:].replace("ǁ", ".")
+
+
 def run_module(name: str) -> dict:
     module, test_file, functions = MODULES[name]
     dotted = module.removesuffix(".py").replace("/", ".")
-    patterns = [f"{dotted}.x_{f}__mutmut_*" for f in functions] if functions else [f"{dotted}.*"]
+    patterns = [f"{dotted}.{_mangled(f)}__mutmut_*" for f in functions] if functions else [f"{dotted}.*"]
     env = dict(os.environ, PYTHONPATH="", TOKENIZERS_PARALLELISM="false", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
     started = time.time()
     with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
@@ -87,32 +102,37 @@ def run_module(name: str) -> dict:
         if not meta.exists():
             sys.exit(f"mutmut gave no results for {name}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
         codes = json.loads(meta.read_text())["exit_code_by_key"]
-        selected = {k: v for k, v in codes.items()
-                    if not functions or any(k.startswith(f"{dotted}.x_{f}__mutmut_") for f in functions)}
+        selected = {k: v for k, v in codes.items() if not functions or _function_of(k) in functions}
         killed, survivors, other = [], [], {}
         for key, code in sorted(selected.items()):
             if code in (1, 3, 36, 24, -24, 152, 255):  # a failing test, pytest's internal error, or a timeout
                 killed.append(key)
             elif code == 0 or code in (5, 33):  # ran and passed, or no test touched the function
-                diff = subprocess.run(["mutmut", "show", key], cwd=where, env=env, capture_output=True,
-                                      text=True).stdout
-                function = key.split(".x_", 1)[1].rsplit("__mutmut_", 1)[0]
-                removed, added = _changed_lines(diff)
-                survivors.append({"mutant": key, "function": function, "original": removed, "mutated": added,
-                                  "no_tests": code != 0})
+                survivors.append({"mutant": key, "function": _function_of(key), "no_tests": code != 0})
             else:
                 other[key] = code
-    for s in survivors:
+        diffs = json.loads(subprocess.run([sys.executable, "-c", SHOW_DIFFS, *(s["mutant"] for s in survivors)],
+                                          cwd=where, env=env, capture_output=True, text=True, check=True).stdout)
+        for s in survivors:
+            s["original"], s["mutated"] = _changed_lines(diffs[s["mutant"]])
+    return {"module": module, "tests": test_file, "tool": f"mutmut {version('mutmut')}",
+            "functions": functions or "all", "mutants": len(selected),
+            "killed": len(killed), "survived": len(survivors), "not_run": other,
+            "minutes": round((time.time() - started) / 60, 1), "survivors": survivors}
+
+
+def judged(result: dict) -> dict:
+    """The result with EQUIVALENT's reasons applied to its survivors and the share killed of the rest."""
+    for s in result["survivors"]:
         reason = EQUIVALENT.get(f"{s['function']} | {s['original']} | {s['mutated']}")
+        s.pop("equivalent", None)
         if reason:
             s["equivalent"] = reason
-    equivalent = sum(1 for s in survivors if "equivalent" in s)
-    live = len(killed) + len(survivors) - equivalent
-    score = len(killed) / live if live else 1.0
-    return {"module": module, "tests": test_file, "tool": f"mutmut {version('mutmut')}", "functions": functions or "all", "mutants": len(selected),
-            "killed": len(killed), "survived": len(survivors), "equivalent": equivalent, "not_run": other,
-            "killed_share_of_non_equivalent": round(score, 4), "meets_target": score >= TARGET,
-            "minutes": round((time.time() - started) / 60, 1), "survivors": survivors}
+    equivalent = sum(1 for s in result["survivors"] if "equivalent" in s)
+    live = result["killed"] + result["survived"] - equivalent
+    score = result["killed"] / live if live else 1.0
+    return {**result, "equivalent": equivalent, "killed_share_of_non_equivalent": round(score, 4),
+            "meets_target": score >= TARGET}
 
 
 def write_docs(results: dict) -> None:
@@ -152,14 +172,16 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = {name: judged(r) for name, r in results.items()}
     if not args.docs:
         for name in args.modules or MODULES:  # one at a time: the machine has two shared cores
-            results[name] = run_module(name)
+            results[name] = judged(run_module(name))
             r = results[name]
             print(f"{name}: {r['killed']} killed, {r['survived']} survived ({r['equivalent']} equivalent) of "
                   f"{r['mutants']}; {r['killed_share_of_non_equivalent']:.0%} of non-equivalent killed, "
                   f"{r['minutes']} min", flush=True)
             RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     write_docs(results)
 
 

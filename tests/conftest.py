@@ -1,11 +1,83 @@
-"""Shared fixtures: the shipped GSM8K copy, the real offline model, and a tiny random model that shares its tokenizer."""
+"""Shared fixtures: the shipped GSM8K copy, the real offline model, and a tiny random model that shares its tokenizer;
+a guard that fails any test not marked `slow` that loads the real model's weights."""
 
+import importlib.abc
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GSM8K_DIR = ROOT / "data" / "gsm8k"
+
+# --------------------------------------------------------------------------- the fast subset loads no real model
+
+_loads_in_fast_test: list[str] = []
+_fast_test_running = False
+
+
+def _is_real_model(path) -> bool:
+    from mathrl.config import OFFLINE_MODEL
+    from mathrl.models import cache_dir
+
+    try:
+        return str(path) == OFFLINE_MODEL or Path(path).resolve() == (cache_dir() / OFFLINE_MODEL).resolve()
+    except (TypeError, OSError):
+        return False
+
+
+def _guard(pretrained_model_class) -> None:
+    original = pretrained_model_class.from_pretrained.__func__
+
+    def from_pretrained(cls, path, *args, **kwargs):
+        if _fast_test_running and _is_real_model(path):
+            _loads_in_fast_test.append(str(path))
+        return original(cls, path, *args, **kwargs)
+
+    pretrained_model_class.from_pretrained = classmethod(from_pretrained)
+
+
+class _GuardOnImport(importlib.abc.MetaPathFinder):
+    """Wraps PreTrainedModel.from_pretrained when transformers defines it, so tests that never touch a model do not
+    pay for importing transformers."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "transformers.modeling_utils":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            _guard(module.PreTrainedModel)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "transformers.modeling_utils" in sys.modules:
+    _guard(sys.modules["transformers.modeling_utils"].PreTrainedModel)
+else:
+    sys.meta_path.insert(0, _GuardOnImport())
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_load_no_real_model(request):
+    global _fast_test_running
+    _fast_test_running = request.node.get_closest_marker("slow") is None
+    _loads_in_fast_test.clear()
+    yield
+    _fast_test_running = False
+    if _loads_in_fast_test:
+        pytest.fail(f"a test not marked slow loaded the real model ({_loads_in_fast_test[0]}): mark it "
+                    "@pytest.mark.slow, or use tiny_model_dir", pytrace=False)
+
+# --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="session")

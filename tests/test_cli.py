@@ -70,10 +70,13 @@ def test_data_field_options_map_a_file_of_another_shape(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["question"] == "What is 2 + 3?"
 
 
-def test_env_json_lists_versions_against_pins(capsys):
+def test_env_json_lists_versions_against_pins(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same answer on a GPU machine
     assert main(["env", "--json", "--offline"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["precision"] == "float32"  # no GPU here
+    assert report["precision"] == "float32"  # no GPU: training runs in fp32
     assert {v["package"] for v in report["versions"]} >= {"trl", "transformers", "torch"}
     trl = next(v for v in report["versions"] if v["package"] == "trl")
     assert trl["status"] == "ok"

@@ -11,13 +11,19 @@ def test_every_profile_loads_and_validates(profile):
     assert cfg.profile == profile
 
 
-def test_kaggle_profile_is_fp32_on_two_gpus_with_reference_settings():
+def test_kaggle_profile_fits_kaggles_two_t4s_within_a_session():
+    """Kaggle's "GPU T4 x2": two 15 GiB T4s (compute capability 7.5, no native bf16) and a 12-hour session."""
+    from mathrl.hardware import gpu_spec
+    from mathrl.plan import plan_run, resolve_dtype
+
     cfg = load_config("kaggle-2xt4")
-    assert cfg.model.dtype == "float32"  # a T4 has no bf16, and fp16 gave unscale errors
-    assert cfg.train.num_processes == 2
-    assert cfg.train.learning_rate == 5e-6
-    assert (cfg.train.per_device_train_batch_size, cfg.train.max_prompt_length, cfg.train.max_completion_length) == (8, 256, 512)
-    assert cfg.train.max_steps == 400
+    t4 = gpu_spec("T4")
+    assert resolve_dtype(cfg, t4) == "float32"  # fp16 gave unscale errors; bf16 would be emulated
+    assert cfg.train.num_processes == 2  # one process per GPU: both T4s train
+    plan = plan_run(cfg, gpu="T4")
+    assert plan.fits and plan.processes == 2
+    assert plan.step_s * cfg.train.max_steps < 12 * 3600
+    assert cfg.train.require_gpu  # on the CPU this profile would take days: refuse instead
 
 
 def test_yaml_round_trip_keeps_every_value(tmp_path):
@@ -228,3 +234,66 @@ def test_a_quoted_false_never_runs_a_model_folders_code(remote_code_model, tmp_p
     model, _, _ = load_model(cfg.model)
     assert not marker.exists(), "the model folder's code ran"
     assert type(model).__name__ == "LlamaForCausalLM"
+
+
+# --------------------------------------------------------------------------- every validate() error, word for word
+
+# Settings that make the generation batch exactly 4 completions (4 prompts x 1 step), whatever the profile says.
+BATCH_OF_4 = ["train.per_device_train_batch_size=4", "train.steps_per_generation=1", "train.num_generations=4"]
+
+
+@pytest.mark.parametrize("override, message", [
+    (["data.source=ftp"], "data.source='ftp': choose gsm8k, hub, file or reasoning_gym"),
+    (["data.answer_style=latex"], "data.answer_style='latex': choose gsm8k, final or boxed"),
+    (["data.worked_method=abacus"], "data.worked_method='abacus': choose tens_first or place_value"),
+    (["data.system_prompt=Solve it.", "data.instruction_in_user_turn=false"],
+     "data.system_prompt never names the answer tag '<answer>' and the user turn does not either, so nothing asks "
+     "for the format: name the tags in the prompt, or set data.instruction_in_user_turn=true"),
+    ([*BATCH_OF_4, "train.num_generations=3"],
+     "train.num_generations=3 must divide the completions per generation batch (per_device_train_batch_size x "
+     "steps_per_generation = 4); e.g. --set train.per_device_train_batch_size=3"),
+    ([*BATCH_OF_4, "train.steps_per_generation=3", "train.num_generations=8"],  # 4 x 3 = 12 completions
+     "train.num_generations=8 must divide the completions per generation batch (per_device_train_batch_size x "
+     "steps_per_generation = 12); e.g. --set train.per_device_train_batch_size=8"),
+    (["train.loss_type=ppo"], "train.loss_type='ppo': choose grpo, dapo, dr_grpo or bnpo"),
+    (["train.scale_rewards=std"], "train.scale_rewards='std': choose group, batch or none"),
+    ([*BATCH_OF_4, "train.dynamic_sampling_max_extra=3"],
+     "train.dynamic_sampling_max_extra=3 is less than one group (train.num_generations=4), so nothing could be "
+     "refilled: give at least 4, or none for one generation batch's worth"),
+    (["train.dynamic_sampling=true", "train.num_processes=2"],
+     "train.dynamic_sampling runs in one process only: set train.num_processes=1 or train.dynamic_sampling=false"),
+    (["train.beta=0.04", "train.format_warmup_steps=5", "model.lora=true"],
+     "train.beta=0.04 with train.format_warmup_steps=5 and model.lora: the KL reference would be the model before "
+     "the format warm-up; set train.beta=0, train.format_warmup_steps=0 or model.lora=false"),
+    (["rewards.weights={correctness_reward: 1, wishful_reward: 1, hopeful_reward: 0}"],
+     "unknown reward(s) hopeful_reward, wishful_reward; known rewards: format_reward_strict, format_reward_soft, "
+     "xml_count_reward, correctness_reward, number_reward, consistency_reward, stepwise_reward, reasoning_reward"),
+    (["rewards.weights={correctness_reward: 0, format_reward_soft: 0}"],
+     "rewards.weights: at least one reward needs a non-zero weight"),
+    (["rewards.correctness_mode=fuzzy"], "rewards.correctness_mode='fuzzy': choose binary or graded"),
+    (["model.dtype=int8"], "model.dtype='int8': choose auto, float32, bfloat16 or float16"),
+    (["model.load_in_4bit=true", "model.lora=false"],
+     "model.load_in_4bit needs model.lora=true: 4-bit weights cannot be trained directly"),
+    (["eval.headline_rule=loose"], "eval.headline_rule='loose': choose strict or flexible"),
+])
+def test_every_validation_error_says_what_is_wrong_and_how_to_fix_it(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("cpu-smoke", overrides=override)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("override", [
+    [*BATCH_OF_4, "train.num_generations=2"],  # 2 divides 4
+    [*BATCH_OF_4, "train.steps_per_generation=2", "train.num_generations=8"],  # 4 x 2 = 8: one group
+    [*BATCH_OF_4, "train.dynamic_sampling_max_extra=4"],  # exactly one group may be refilled
+    ["train.dynamic_sampling=true", "train.num_processes=1"],
+    ["train.beta=0.04", "train.format_warmup_steps=0", "model.lora=true"],  # no warm-up: the reference is right
+    ["train.beta=0", "train.format_warmup_steps=5", "model.lora=true"],  # no KL term at all
+    ["rewards.weights={correctness_reward: 0, number_reward: -0.5}"],  # a negative weight is still a weight
+    ["model.load_in_4bit=true", "model.lora=true"],
+    ["data.source=reasoning_gym", "data.answer_style=boxed", "data.worked_method=place_value",
+     "train.loss_type=bnpo", "train.scale_rewards=none", "rewards.correctness_mode=graded", "model.dtype=bfloat16",
+     "eval.headline_rule=flexible"],
+])
+def test_the_edges_of_each_rule_are_accepted(override):
+    load_config("cpu-smoke", overrides=override)

@@ -211,9 +211,30 @@ def test_eval_and_compare_commands_write_records_and_summary(tiny_model_dir, tmp
     assert {"maj@2", "pass@1", "pass@2"} <= set(summary["sampling"])
 
 
-def test_ask_shows_reasoning_and_answer(tiny_model_dir, capsys):
-    assert main(["ask", "--model", str(tiny_model_dir), "--max-new-tokens", "4", "What is 2 + 3?"]) == 0
-    assert "answer:" in capsys.readouterr().out
+def test_ask_shows_reasoning_and_answer(tiny_model_dir, capsys, monkeypatch):
+    """The tiny model writes noise, so its generate is swapped for one that answers in format; the loading, prompt,
+    extraction and printing are the real ones."""
+    real_generator, seen = ev._generator, {}
+
+    def generator(cfg, model_name):
+        generate, tokenizer = real_generator(cfg, model_name)
+        seen["model"], seen["max_new_tokens"] = model_name, cfg.eval.max_new_tokens
+
+        def answer(prompts, n, temperature):
+            seen["prompts"] = prompts
+            return [[Completion("<reasoning>\nTwo and three make 2 + 3 = 5.\n</reasoning>\n<answer>\n5\n</answer>",
+                                17, False)]]
+
+        return answer, tokenizer
+
+    monkeypatch.setattr(ev, "_generator", generator)
+    monkeypatch.setattr(ev, "_LOADED", {})
+    assert main(["ask", "--model", str(tiny_model_dir), "--max-new-tokens", "4", "  What is 2 + 3?  "]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:4] == ["<reasoning>", "Two and three make 2 + 3 = 5.", "</reasoning>", "<answer>"]
+    assert out[-1] == "answer: 5  (rule: answer_tag; strict 5, flexible 5)"
+    assert (seen["model"], seen["max_new_tokens"]) == (str(tiny_model_dir), 4)
+    assert len(seen["prompts"]) == 1 and "What is 2 + 3?" in seen["prompts"][0]
 
 
 @pytest.mark.parametrize(
@@ -245,6 +266,7 @@ def test_missing_vllm_says_how_to_proceed(tiny_model_dir, tmp_path):
 # --------------------------------------------------------------------------- the real offline model
 
 
+@pytest.mark.slow
 def test_offline_model_on_four_gsm8k_questions(offline_model_dir, tmp_path):
     cfg = load_config("cpu-smoke")
     cfg.eval.limit = 4  # reduce time

@@ -80,6 +80,29 @@ def test_truncate_with_nothing_to_drop_leaves_the_files_untouched(tmp_path):
     assert truncate_after(tmp_path / "missing", 5) == 0  # no logs yet: nothing to do
 
 
+def test_a_torn_line_in_the_middle_loses_only_itself(tmp_path):
+    (tmp_path / METRICS_FILE).write_text('{"step": 1}\n{"step": 2, "rew\n{"step": 3}\n')
+    (tmp_path / SAMPLES_FILE).write_text('{"step": 1}\n{"step": 4}\n')  # samples only: metrics lost
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 3]
+    (tmp_path / METRICS_FILE).unlink()
+    assert truncate_after(tmp_path, 2) == 1
+    assert read_samples(tmp_path) == [{"step": 1}]
+
+
+def test_trimming_keeps_unicode_and_warnings_whose_message_has_colons(tmp_path):
+    append_jsonl(tmp_path / SAMPLES_FILE, {"step": 1, "completion": "½ × 3"})
+    append_jsonl(tmp_path / SAMPLES_FILE, {"step": 2, "completion": "x"})
+    (tmp_path / WARNINGS_FILE).write_text("step 1: [clipped] raise train.max_completion_length: now 256\n")
+    truncate_after(tmp_path, 1)
+    assert (tmp_path / SAMPLES_FILE).read_text(encoding="utf-8") == '{"step": 1, "completion": "½ × 3"}\n'
+    assert (tmp_path / WARNINGS_FILE).read_text() == "step 1: [clipped] raise train.max_completion_length: now 256\n"
+
+
+def test_rows_without_a_step_sort_first(tmp_path):
+    (tmp_path / METRICS_FILE).write_text('{"step": 1}\n{"loss": 0.5}\n')
+    assert read_metrics(tmp_path) == [{"loss": 0.5}, {"step": 1}]
+
+
 def test_rows_that_are_not_objects_are_skipped(tmp_path):
     (tmp_path / METRICS_FILE).write_text('{"step": 2}\n[1, 2]\n"text"\n{"step": 1}\n')
     assert read_metrics(tmp_path) == [{"step": 1}, {"step": 2}]
@@ -127,6 +150,8 @@ def test_sample_rows_take_the_first_few_and_tolerate_short_columns():
     assert [r["rewards"] for r in rows] == [{"r": None, "s": 0.5}, {"r": 1.0}, {}, {}]
     assert [r["advantage"] for r in rows] == [None, None, None, None]
     assert sample_rows({}, step=3) == []
+    no_content = {"prompt": [[{"role": "user"}]], "completion": [[{"role": "assistant"}]]}
+    assert [(r["prompt"], r["completion"]) for r in sample_rows(no_content, step=1)] == [("", "")]
 
 
 # --------------------------------------------------------------------------- the callback
@@ -165,16 +190,42 @@ def test_rows_carry_step_time_and_token_rate_from_the_clock(tmp_path, monkeypatc
     assert (second["step"], second["step_time"], second["tokens_per_second"]) == (13, 9.5, 25.0)
 
 
+def test_step_time_of_a_fresh_run_and_a_zero_or_short_interval(tmp_path, monkeypatch):
+    clock = iter([0.0, 4.0, 5.0, 5.0, 5.5])
+    monkeypatch.setattr(metrics, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    callback = MetricsCallback(tmp_path)
+    callback.on_train_begin(None, _state(0), None)
+    for step, tokens in ((2, 800), (3, 900), (4, 900), (5, 1000)):
+        callback.on_log(None, _state(step, tokens=tokens), None, logs=_logs(0.1))
+    rows = read_metrics(tmp_path)
+    assert [r["step_time"] for r in rows] == [2.0, 1.0, 0.0, 0.5]  # 4 s over steps 1-2, then one step each
+    assert [r["tokens_per_second"] for r in rows] == [200.0, 100.0, None, 200.0]  # no time passed: no rate
+
+
+def test_gpu_memory_is_logged_when_there_is_a_gpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(metrics, "_gpu_memory_gib", lambda: 3.25)
+    callback = MetricsCallback(tmp_path)
+    callback.on_train_begin(None, _state(0), None)
+    callback.on_log(None, _state(1), None, logs=_logs(0.1))
+    monkeypatch.setattr(metrics, "_gpu_memory_gib", lambda: None)
+    callback.on_log(None, _state(2), None, logs=_logs(0.1))
+    first, second = read_metrics(tmp_path)
+    assert first["gpu_memory_gib"] == 3.25 and "gpu_memory_gib" not in second
+
+
 def test_samples_follow_sample_every_and_can_be_off(tmp_path):
     buffer = {"completion": ["a"]}
-    every_two = MetricsCallback(tmp_path / "two", sample_every=2, completion_buffer=lambda: buffer)
-    off = MetricsCallback(tmp_path / "off", sample_every=0, completion_buffer=lambda: buffer)
-    for callback in (every_two, off):
-        callback.on_train_begin(None, _state(0), None)
-        for step in (1, 2, 3, 4):
+    callbacks = {every: MetricsCallback(tmp_path / str(every), sample_every=every, completion_buffer=lambda: buffer)
+                 for every in (0, 1, 2)}
+    callbacks["default"] = MetricsCallback(tmp_path / "default" / "nested", completion_buffer=lambda: buffer)
+    for callback in callbacks.values():
+        callback.on_train_begin(None, _state(0), None)  # creates a missing output folder, parents too
+        for step in range(1, 21):
             callback.on_log(None, _state(step), None, logs=_logs(0.1))
-    assert [s["step"] for s in read_samples(tmp_path / "two")] == [2, 4]
-    assert read_samples(tmp_path / "off") == []
+    assert [s["step"] for s in read_samples(tmp_path / "2")] == list(range(2, 21, 2))
+    assert [s["step"] for s in read_samples(tmp_path / "1")] == list(range(1, 21))
+    assert [s["step"] for s in read_samples(tmp_path / "default" / "nested")] == [10, 20]  # every 10 steps
+    assert read_samples(tmp_path / "0") == []
 
 
 def test_only_rank_zero_writes(tmp_path):
@@ -195,6 +246,17 @@ def test_a_lasting_warning_prints_once_but_is_logged_every_step(tmp_path):
     lines = (tmp_path / WARNINGS_FILE).read_text().splitlines()
     assert [line.split(":", 1)[0] for line in lines] == ["step 1", "step 2", "step 3"]
     assert all(line.split(": ", 1)[1].startswith("[zero_spread] ") for line in lines)
+
+
+def test_a_warning_raised_after_a_clean_step_is_printed(tmp_path):
+    printed = []
+    callback = MetricsCallback(tmp_path, echo=printed.append)
+    callback.on_train_begin(None, _state(0), None)
+    callback.on_log(None, _state(1), None, logs=_logs(0.5))
+    for step in range(2, 8):
+        callback.on_log(None, _state(step), None, logs=_logs(0.0, frac_reward_zero_std=1.0))
+    first_warned = next(r["step"] for r in read_metrics(tmp_path) if r.get("warnings"))
+    assert first_warned > 1 and printed == [printed[0]] and printed[0].startswith(f"warning (step {first_warned}): ")
 
 
 def test_a_lasting_warning_is_not_printed_again_after_a_resume(tmp_path):

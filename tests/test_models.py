@@ -11,10 +11,11 @@ from mathrl.config import ConfigError, ModelConfig
 from mathrl.models import ModelError, choose_precision, load_model, lora_config, resolve_model_path
 
 
+@pytest.mark.slow
 def test_offline_model_materializes_as_plain_fp32_and_generates(offline_model_dir):
     config = json.loads((offline_model_dir / "config.json").read_text())
     assert "quantization_config" not in config  # a quantized model refuses training and saving
-    model, tokenizer, precision = load_model(ModelConfig())
+    model, tokenizer, precision = load_model(ModelConfig(dtype="float32"))
     assert precision.dtype == "float32" and model.dtype == torch.float32
     assert tokenizer.padding_side == "left" and tokenizer.pad_token is not None
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(134.5e6, rel=0.01)
@@ -25,6 +26,7 @@ def test_offline_model_materializes_as_plain_fp32_and_generates(offline_model_di
     assert len(text.split()) >= 3  # a real instruct model answers in words
 
 
+@pytest.mark.slow
 def test_materialized_model_trains(offline_model_dir, tiny_model_dir):
     model, tokenizer, _ = load_model(ModelConfig(name=str(offline_model_dir)))
     batch = tokenizer(["1 + 1 = 2"], return_tensors="pt")
@@ -96,10 +98,30 @@ def test_hub_ids_pass_through_unchanged():
     assert resolve_model_path("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
 
 
-def test_remote_code_is_off_unless_asked():
-    assert ModelConfig().trust_remote_code is False
+@pytest.mark.parametrize("asked", [False, True])
+def test_remote_code_is_off_unless_asked(asked, tmp_path, monkeypatch):
+    """What load_model hands to transformers, for the model and its tokenizer: remote code only when the config says."""
+    import transformers
+
+    (tmp_path / "config.json").write_text("{}")
+    seen = {}
+
+    def model_from_pretrained(path, **kwargs):
+        seen["model"] = kwargs["trust_remote_code"]
+        return SimpleNamespace(generation_config=SimpleNamespace(pad_token_id=0))
+
+    def tokenizer_from_pretrained(path, **kwargs):
+        seen["tokenizer"] = kwargs["trust_remote_code"]
+        return SimpleNamespace(pad_token="<pad>", pad_token_id=0, padding_side="right", chat_template="{{ x }}")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", model_from_pretrained)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", tokenizer_from_pretrained)
+    config = ModelConfig(name=str(tmp_path), trust_remote_code=True) if asked else ModelConfig(name=str(tmp_path))
+    load_model(config, choose_precision("float32"))
+    assert seen == {"model": asked, "tokenizer": asked}
 
 
+@pytest.mark.slow
 def test_four_bit_with_lora_loads_and_trains_on_cpu(offline_model_dir):
     # bitsandbytes 0.50 quantizes and runs 4-bit layers on CPU too: checked, not assumed.
     from peft import get_peft_model

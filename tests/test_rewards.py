@@ -223,10 +223,24 @@ def test_large_batches_keep_columns_aligned():
     assert combined_reward(completions, answer=golds) == [2.0 + 0.25 * 0.5] * n  # right, and half the tags
 
 
-def test_reward_table_and_docs_match_the_code():
-    rows = {r["component"]: r for r in reward_table()}
-    assert rows["correctness_reward"]["default_weight"] == DEFAULT_REWARD_WEIGHTS["correctness_reward"]
-    assert rows["xml_count_reward"]["range"] == "-0.5 .. 1"
+def test_reward_table_states_each_rewards_range_and_default_weight():
+    # The design, written out: correctness carries the run (weight 2), three cheap format signals nudge (0.25 each),
+    # the rest are logged only. Ranges: 0/1 rewards, and -0.5 for the two that charge a penalty.
+    expected = {
+        "format_reward_strict": ("0 .. 1", 0.0), "format_reward_soft": ("0 .. 1", 0.25),
+        "xml_count_reward": ("-0.5 .. 1", 0.25), "correctness_reward": ("0 .. 1", 2.0),
+        "number_reward": ("0 .. 1", 0.0), "consistency_reward": ("0 .. 1", 0.25),
+        "stepwise_reward": ("-0.5 .. 1", 0.0), "reasoning_reward": ("0 .. 1", 0.0),
+    }
+    assert {r["component"]: (r["range"], r["default_weight"]) for r in reward_table()} == expected
+    assert all(r["pays"] and r["pays"] == REWARDS[r["component"]].__doc__.strip().splitlines()[0] for r in reward_table())
+    graded = {r["component"]: r["range"] for r in reward_table(RewardConfig(correctness_mode="graded"))}
+    assert graded["correctness_reward"] == "-0.5 .. 3"  # the graded scores: wrong -0.5 up to exact 3
+    # 2 * 1 + 0.25 * (1 + 1 + 1) at best; only xml_count can go negative: 0.25 * -0.5 at worst
+    assert combined_reward.span(RewardConfig()) == (-0.125, 2.75)
+
+
+def test_reward_docs_match_the_code():
     assert DOCS_PATH.read_text() == reward_table_markdown(), "run: python -m mathrl.rewards --write-docs"
 
 

@@ -18,8 +18,8 @@ from mathrl.launch import launch_command, launch_training, stream
 from mathrl.metrics import read_metrics, read_samples
 from mathrl.models import choose_precision
 from mathrl.train import (
-    COMPLETE_MARKER, CONFIG_FILE, STARTED_MARKER, find_checkpoint, grpo_args, mark_complete, preflight, push_final,
-    checkpoint_problem, remove_stale, rotate_checkpoints, save_config, train,
+    COMPLETE_MARKER, CONFIG_FILE, STARTED_MARKER, find_checkpoint, grpo_args, is_complete, mark_complete, preflight,
+    push_final, checkpoint_problem, remove_stale, rotate_checkpoints, save_config, train,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +105,8 @@ def test_cli_reports_a_bad_setting_in_one_line(tmp_path, capsys):
 
 
 def test_grpo_args_follow_the_config(tiny_model_dir, tmp_path):
+    import torch
+
     cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.static_cache": True, "train.steps_per_generation": 2,
                                                 "rewards.weights": {"correctness_reward": 2.0, "number_reward": 0.0}})
     args = grpo_args(cfg, choose_precision("float32"))
@@ -113,7 +115,8 @@ def test_grpo_args_follow_the_config(tiny_model_dir, tmp_path):
     assert (args.num_generations, args.max_completion_length, args.steps_per_generation) == (4, 8, 2)
     assert (args.save_steps, args.loss_type, args.beta) == (2, "dapo", 0.0)
     assert args.save_total_limit is None  # mathrl rotates: transformers' rotation deletes folders it did not write
-    assert args.cache_implementation is None  # static cache + compile only on CUDA
+    # static cache + compile only on CUDA; the same test runs on the GPU profiles' machines
+    assert args.cache_implementation == ("static" if torch.cuda.is_available() else None)
     assert args.report_to == [] and not args.log_completions
 
 
@@ -352,6 +355,24 @@ def test_foreign_folders_survive_and_a_damaged_checkpoint_is_skipped(tiny_model_
     assert result.resumed_from.name == "checkpoint-1" and result.global_step == 3
     assert checkpoint_problem(out / "checkpoint-2") is None  # saved again by the resumed run
     assert {k: v for k, v in snapshot(out).items() if k in foreign} == foreign
+
+
+def test_the_newest_checkpoint_is_found_by_step_number_not_by_name(tmp_path):
+    # by name, "checkpoint-950" sorts after "checkpoint-1000": a rerun would resume 50 steps back
+    for step in (50, 950, 1000, 200):
+        fake_checkpoint(tmp_path, step)
+    (tmp_path / "checkpoint-latest").mkdir()  # not a step number: ignored
+    assert find_checkpoint(tmp_path).name == "checkpoint-1000"
+
+
+@pytest.mark.parametrize("weights", ["model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors",
+                                     "pytorch_model.bin"])
+def test_any_of_the_weight_files_makes_a_checkpoint_complete(tmp_path, weights):
+    checkpoint = fake_checkpoint(tmp_path, 3, weights=False)
+    assert not is_complete(checkpoint)  # state and marker, but no weights
+    (checkpoint / weights).write_text("{}")
+    assert is_complete(checkpoint)
+    assert find_checkpoint(tmp_path / "empty") is None
 
 
 class StopAfter:
