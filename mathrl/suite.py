@@ -259,11 +259,26 @@ def execute(notebook: str | Path, out: str | Path, parameters: dict, name: str |
     check_counts(parameters)
     try:
         papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
-                                   cwd=str(source.parent), progress_bar=False, log_output=False)
+                                   cwd=str(source.parent), progress_bar=False, log_output=False,
+                                   config=_kernel_transport())
     except papermill.PapermillExecutionError as err:
         raise SuiteError(f"{source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
                          f"(the executed notebook is {target})") from None
     return target
+
+
+def _kernel_transport():
+    """Kernels talk to papermill over local sockets where the OS has them: not over unencrypted TCP, and without the
+    kernel's warning about it in every run."""
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets.config import Config as TraitletsConfig
+
+    if os.name != "posix":
+        return TraitletsConfig()
+    # the socket files go beside the kernel's connection file, not into the kernel's working folder (notebooks/)
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True)
+    return TraitletsConfig({"KernelManager": {"transport": "ipc", "ip": str(runtime / f"mathrl-{os.getpid()}-ipc")}})
 
 
 def suite_parameters(profile: str, given: dict, known: dict) -> dict:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mathrl.config import Config, ConfigError, MathrlError, option_type, validate
+from mathrl.notices import quiet_third_party
 
 CONFIG_FILE = "config.yaml"
 COMPLETE_MARKER = "mathrl_complete"
@@ -407,6 +408,7 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
     `rows` are the loaded data rows (None: load them here, before anything is written). The resolved config is
     written to output_dir/config.yaml.
     """
+    quiet_third_party(four_bit=cfg.model.load_in_4bit)  # before TRL, whose import loads peft and bitsandbytes
     from datasets import Dataset
     from trl import GRPOTrainer
 

@@ -116,15 +116,21 @@ def test_sanitize_file_parses():
 
 
 @pytest.fixture(scope="session")
-def suite_run(tmp_path_factory):
-    """The README's main command, `mathrl run --profile cpu-smoke`, into a temporary folder (minutes on 2 cores)."""
+def suite_execution(tmp_path_factory):
+    """The README's main command, `mathrl run --profile cpu-smoke`, into a temporary folder (minutes on 2 cores):
+    (the folder, what the command wrote to stderr)."""
     out = tmp_path_factory.mktemp("suite")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg",
            "PYTHONPATH": str(NOTEBOOK_DIR.parent)}
     done = subprocess.run([sys.executable, "-m", "mathrl", "run", "--profile", "cpu-smoke", "--out", str(out)],
                           env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
-    return out
+    return out, done.stderr
+
+
+@pytest.fixture(scope="session")
+def suite_run(suite_execution):
+    return suite_execution[0]
 
 
 def _headline(out, name):
@@ -166,3 +172,27 @@ def test_nbval_passes_on_the_committed_notebooks(suite_run):
                            "--nbval-current-env", "--nbval-sanitize-with", str(SANITIZE), *notebooks],
                           cwd=NOTEBOOK_DIR.parent, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-6000:]
+
+
+# stderr lines a user may see in a cell or under `mathrl run`; anything else is noise to silence at its source
+# (mathrl.notices) or a real problem. Keep this list short: every entry is something a user should read.
+ALLOWED_STDERR = (
+    r"executed notebooks and summary\.md in .+; figures in .+",  # mathrl run's closing line, says where outputs are
+)
+
+
+def _noise(lines):
+    import re
+
+    lines = (line.strip() for text in lines for line in re.split(r"[\r\n]+", text))
+    return [line for line in lines if line and not any(re.fullmatch(p, line) for p in ALLOWED_STDERR)]
+
+
+@pytest.mark.slow
+def test_executed_cells_and_the_suite_command_carry_no_third_party_noise(suite_execution):
+    out, stderr = suite_execution
+    assert _noise([stderr]) == [], "mathrl run wrote this to stderr"
+    for name in NOTEBOOKS:
+        for cell in _code(nbformat.read(out / f"{name}.ipynb", as_version=4)):
+            streams = [o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
+            assert _noise(streams) == [], f"{name}: stderr in the cell\n{cell.source}"
