@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mathrl.config import Config, ConfigError, MathrlError, option_type, validate
 from mathrl.notices import quiet_third_party
+from mathrl.tracking import check_tracker, run_name
 
 CONFIG_FILE = "config.yaml"
 COMPLETE_MARKER = "mathrl_complete"
@@ -124,6 +125,7 @@ def check_environment(cfg: Config) -> None:
         if wanted and importlib.util.find_spec(package) is None:
             raise MathrlError(f"{'train.use_vllm' if package == 'vllm' else 'train.use_liger_kernel'}=true needs "
                               f"`pip install {pip}`; or turn it off with --set train.{'use_vllm' if package == 'vllm' else 'use_liger_kernel'}=false")
+    check_tracker(t.report_to)
     if t.use_vllm and t.vllm_mode not in ("colocate", "server"):
         raise ConfigError(f"train.vllm_mode={t.vllm_mode!r}: choose colocate or server")
 
@@ -366,7 +368,8 @@ def grpo_args(cfg: Config, precision):
         save_steps=t.save_steps,
         save_total_limit=None,  # mathrl rotates its own checkpoints: transformers' rotation deletes foreign folders
         report_to=t.report_to,
-        run_name=t.run_name,
+        run_name=run_name(cfg),
+        project=t.project,
         use_vllm=t.use_vllm,
         vllm_mode=t.vllm_mode,
         use_liger_kernel=t.use_liger_kernel,
