@@ -86,7 +86,7 @@ def make_completions(n: int, seed: int = 0) -> tuple[list[str], list[str], list[
 
 
 def _clear_caches() -> None:
-    for cache in (parsing._extract_cached, parsing._sections_cached, parsing._to_number, rewards._gold, rewards._verified):
+    for cache in (parsing._extract_cached, parsing._sections_cached, parsing._answer_value, rewards._gold, rewards._verified):
         cache.cache_clear()
 
 

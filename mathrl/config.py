@@ -218,7 +218,14 @@ class ModelConfig:
 class RewardConfig:
     weights: dict[str, float] = _help("reward name -> weight; 0.0 keeps a reward as a logged metric", factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
     correctness_mode: str = _help("binary | graded (exact / within tolerance / close / wrong)", "binary")
-    tolerance: float = _help("relative tolerance for a numeric match", 1e-6, at_least=0)
+    tolerance: float = _help("relative tolerance for a numeric match, applied only to golds that may be rounded "
+                             "(decimals, roots); whole numbers and fractions must match exactly", 1e-6, at_least=0)
+    rounded_digits: int = _help("a fraction gold with no finite decimal (2/3) also meets its correctly rounded decimal "
+                                "of at least this many significant digits (0.6667), graded tolerance; 0 = never", 4,
+                                at_least=0)
+    percent: str = _help("how P% meets a gold written without %: number (P: GSM8K's convention, 50% answers 50) | "
+                         "fraction (P/100: 28% answers 7/25) | auto (P, and P/100 when the other side is not a whole "
+                         "number: GSM8K's whole golds keep their convention, fraction golds get theirs)", "auto")
     close_tolerance: float = _help("relative tolerance for 'close' in graded mode", 0.1, at_least=0)
     graded_scores: tuple[float, float, float, float] = _help("graded scores: exact, within tolerance, close, wrong", (3.0, 1.5, 0.5, -0.5))
     math_verify: bool = _help("fall back to math-verify for non-numeric answers (LaTeX, \\boxed{})", True)
@@ -707,6 +714,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"unknown reward(s) {', '.join(unknown)}; known rewards: {', '.join(REWARDS)}")
     if not any(w != 0 for w in cfg.rewards.weights.values()):
         raise ConfigError("rewards.weights: at least one reward needs a non-zero weight")
+    if cfg.rewards.percent not in ("auto", "number", "fraction"):
+        raise ConfigError(f"rewards.percent={cfg.rewards.percent!r}: choose auto, number or fraction")
     if cfg.rewards.correctness_mode not in ("binary", "graded"):
         raise ConfigError(f"rewards.correctness_mode={cfg.rewards.correctness_mode!r}: choose binary or graded")
     if cfg.model.dtype not in ("auto", "float32", "bfloat16", "float16"):

@@ -5,11 +5,13 @@ Rewards and evaluation both call `extract_answer`, so what counts as "the answer
 
 from __future__ import annotations
 
-import math
 import re
+from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
+from mathrl.arithmetic import LITERAL, MAX_NUMBER_CHARS, exact_value, literal_value
+from mathrl.arithmetic import equations  # noqa: F401  (the stepwise reward reads worked steps through the parser)
 from mathrl.config import DEFAULT_FORMAT, FORMATS, FormatSpec
 
 # Every rule `extract_answer` knows, in the order it tries them. Evaluation's strict rule is ("answer_tag",), its
@@ -18,15 +20,28 @@ RULES = ("answer_tag", "hash", "answer_is", "boxed", "last_number")
 STRICT_RULES = ("answer_tag",)
 FLEXIBLE_RULES = ("last_number",)
 
-MAX_NUMBER_CHARS = 120  # longer "numbers" are junk, and the cap keeps every regex below on short inputs
 MAX_BLOCKS = 64  # more answer blocks than this is hedging, not answering
 _CACHE_CHARS = 16_384  # texts above this are parsed uncached so a hostile batch cannot fill memory
 
-# Anchored and free of nested quantifiers over the same characters, so matching is linear.
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d{1,3})?")
-_TOKEN = re.compile(r"(?:(?<![\w)])[-−])?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
-_FRAC = re.compile(r"\\[dt]?frac\{(-?\d+)\}\{(\d+)\}")
-_LATEX_NOISE = ("\\$", "\\%", "\\!", "\\,", "{,}", "\\left", "\\right", "$", "%", "**", "\\(", "\\)", "\\[", "\\]")
+# A number in running text: a sign not glued to a word, a LaTeX fraction or a literal with an optional /denominator.
+# The leading lookahead lets the scan skip every other character at once; digits glued to a letter are a name (H2O).
+_TOKEN = re.compile(r"(?=[-−\\.\d])(?:(?<![\w)])[-−])?(?:\\[cdt]?frac(?:\{\d+\}|\d)(?:\{\d+\}|\d)|(?<![^\W\d_])(?:" + LITERAL.pattern + r")(?:/\d+)?)")
+_FRAC = re.compile(r"\\[cdt]?frac\s*(?:\{\s*(-?\d+)\s*\}|(\d))\s*(?:\{\s*(-?\d+)\s*\}|(\d))")
+_LATEX_NOISE = (
+    ("−", "-"), ("\\%", "%"), ("\\$", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\left", ""),
+    ("\\right", ""), ("\\displaystyle", ""), ("$", ""), ("**", ""), ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""),
+    ("^\\circ", ""), ("^{\\circ}", ""), ("°", ""), ("€", ""), ("£", ""), ("¥", ""), ("₹", ""),
+)
+_WRAPPERS = ("\\boxed{", "\\text{", "\\textbf{", "\\textnormal{", "\\mathrm{", "\\mbox{")  # their content is the answer
+_SPACED = re.compile(r"[-+]? ?([1-9]\d{0,2}(?: \d{3})+)(?![\d/])")  # `1 234`: a whole answer may group thousands by spaces
+# `10,\! 000` (the negative space undoes the space after a thousands comma) and `14{,}916`, `14 {, }916`
+_LATEX_THOUSANDS = re.compile(r",\\!\s*|\s*\{\s*,\s*\}\s*")
+_SIGN = re.compile(r"([-+]?) ?")  # `- 5`: a sign, then at most one space
+_DENOMINATOR = re.compile(r"\s*/\s*")
+_MIXED = re.compile(r"(\d+)\s*/\s*(\d+)")
+_PERCENT = re.compile(r"\s*(?:%|percent(?:age)?\b|per cent\b|pct\b)", re.IGNORECASE)
+_UNIT_POWER = re.compile(r"\^\s*\{?[23]\}?|[²³]")  # cm^2, m³: a unit's power is not a second number
+_NOT_A_UNIT = re.compile(r"\d|\\|[+*/^=<>±√π]|\bpi\b")
 _WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen".split())}
@@ -73,7 +88,7 @@ def _layout(spec: FormatSpec) -> tuple[tuple[tuple[str, str, str], ...], tuple[s
 # --------------------------------------------------------------------------- numbers
 
 
-def _words_to_number(text: str) -> float | None:
+def _words_to_number(text: str) -> int | None:
     total, current, seen = 0, 0, False
     for word in text.lower().replace("-", " ").split():
         if word in _WORDS:
@@ -87,56 +102,107 @@ def _words_to_number(text: str) -> float | None:
         else:
             return None
         seen = True
-    return float(total + current) if seen else None
+    return total + current if seen else None
+
+
+class Value(NamedTuple):
+    """The number an answer states, exactly (an int or a Fraction; a float only for an irrational root), and whether
+    it was written as a percentage (`28%`, `28 percent`): rewards.grade applies the percent policy."""
+
+    number: int | Fraction | float
+    percent: bool = False
+
+
+def answer_value(text) -> Value | None:
+    r"""The number a short answer states, exactly, or None.
+
+    Reads `1,000`, `1 234` (spaces between thousands groups), `1,5` (a decimal comma: the comma cannot separate
+    thousands), `$5.00`, `5 €`, `−3`, `- 5`, `3/4`, `1 1/2`, `\frac13`, `\boxed{\frac{2}{3}}`, `2.5e3`,
+    `2.5 \times 10^{3}`, `28%`, `12 apples`, `15\text{ cm}^2`, `twenty-five`, and plain arithmetic (`11 + 4/9`,
+    `3 * 4`). A second number that is not arithmetic (`5 or 6`, `1 23`) gives None.
+
+    >>> [answer_value(s).number for s in ("1 234", "- 5", "1,5", "1,500", r"\frac{2}{3}", "11 + 4/9", "28%")]
+    [1234, -5, Fraction(3, 2), 1500, Fraction(2, 3), Fraction(103, 9), 28]
+    >>> answer_value("5 or 6") is None, answer_value("28 percent").percent
+    (True, True)
+    """
+    s = as_text(text).strip()
+    return _answer_value(s) if s and len(s) <= MAX_NUMBER_CHARS else None
+
+
+@lru_cache(maxsize=65_536)
+def _answer_value(s: str) -> Value | None:
+    if s.isascii() and s.isdigit():  # the common case, without the normalizing below
+        return Value(int(s))
+    s = _normalize(s)
+    found = _stated_number(s)
+    if found is None and s:
+        number = exact_value(s)  # plain arithmetic: "11 + 4/9", "3 * 4", "2.5 × 10^3"
+        words = _words_to_number(s) if number is None else None
+        found = Value(number) if number is not None else Value(words) if words is not None else None
+    return found
+
+
+def _normalize(s: str) -> str:
+    for wrapper in _WRAPPERS:
+        s = _unwrap(s, wrapper)
+    s = _LATEX_THOUSANDS.sub(",", s)
+    for noise, replacement in _LATEX_NOISE:
+        s = s.replace(noise, replacement)
+    s = _FRAC.sub(lambda m: f" {m[1] or m[2]}/{m[3] or m[4]}", s)  # `2\frac{1}{2}` -> `2 1/2`, a mixed number
+    s = s.strip().rstrip(".").strip()
+    while (s[:1], s[-1:]) in (("(", ")"), ("{", "}")) and not any(c in s[1:-1] for c in "(){}"):
+        s = s[1:-1].strip()
+    spaced = _SPACED.match(s)
+    if spaced:  # only the leading number's spaces, which the lexer reads like thin ones
+        s = s[:spaced.start(1)] + spaced[1].replace(" ", "\u2009") + s[spaced.end(1):]
+    return s
+
+
+def _unwrap(s: str, command: str) -> str:
+    """`\\text{ cm}` -> ` cm `: the command gone, its braces' content kept."""
+    while (start := s.find(command)) >= 0:
+        depth, i = 1, start + len(command)
+        while i < len(s) and depth:
+            depth += _BRACES.get(s[i], 0)
+            i += 1
+        s = f"{s[:start]} {s[start + len(command):i - 1 if depth == 0 else i]} {s[i:]}"
+    return s
+
+
+def _stated_number(s: str) -> Value | None:
+    """A signed literal, a fraction or mixed number, then maybe a percent sign, then nothing but unit words."""
+    sign = _SIGN.match(s)
+    match = LITERAL.match(s, sign.end())
+    if not match:
+        return None
+    value, pos = literal_value(match), match.end()
+    slash = _DENOMINATOR.match(s, pos)
+    mixed = _MIXED.match(s, pos + 1) if s[pos:pos + 1] == " " else None
+    if slash and (denominator := LITERAL.match(s, slash.end())):
+        if not literal_value(denominator):
+            return None
+        value, pos = Fraction(value) / literal_value(denominator), denominator.end()
+    elif mixed and int(mixed[2]) and not isinstance(value, Fraction):
+        value, pos = value + Fraction(int(mixed[1]), int(mixed[2])), mixed.end()
+    percent = _PERCENT.match(s, pos)
+    rest = _UNIT_POWER.sub("", s[percent.end() if percent else pos:])
+    if _NOT_A_UNIT.search(rest):
+        return None
+    value = -value if sign[1] == "-" else value
+    return Value(value.numerator if isinstance(value, Fraction) and value.denominator == 1 else value, bool(percent))
 
 
 def to_number(text) -> float | None:
-    """The number a short answer string states, or None.
-
-    Handles `1,000`, `$5.00`, `50%`, `−3` (unicode minus), `+7`, `3/4`, `1 1/2`, `\\frac{3}{4}`, `2.5e3`, trailing unit
-    words (`5 dollars`) and small numbers in words (`twelve`, `twenty-five`). Anything with a second number is None.
+    """The number a short answer string states as a float, or None; answer_value gives it exactly.
 
     >>> [to_number(s) for s in ("1,000", "$5.00", "−3", "3/4", "1 1/2", "12 apples", "twenty-five", "5 or 6")]
     [1000.0, 5.0, -3.0, 0.75, 1.5, 12.0, 25.0, None]
     """
-    s = as_text(text).strip()
-    return _to_number(s) if s and len(s) <= MAX_NUMBER_CHARS else None
-
-
-@lru_cache(maxsize=65_536)
-def _to_number(s: str) -> float | None:
-    if s.isascii() and s.isdigit():  # the common case, without the normalizing below
-        return float(s)
-    s = s.replace("−", "-").replace("\\text{", " ").replace("\\mathrm{", " ")
-    for noise in _LATEX_NOISE:
-        s = s.replace(noise, "")
-    s = _FRAC.sub(r"\1/\2", s).strip().rstrip(".").strip("{} ")
-    match = _NUMBER.match(s)
-    if not match or not any(ch.isdigit() for ch in match.group()):
-        return _words_to_number(s)
-    value, rest = _float(match.group()), s[match.end():].lstrip()
-    if rest[:1] == "/":  # a fraction a/b
-        denominator = _NUMBER.match(rest, 1)
-        den = _float(denominator.group()) if denominator else None
-        if not den:
-            return None
-        value, rest = value / den, rest[denominator.end():].lstrip()
-    elif rest[:1].isdigit() and "/" in rest:  # a mixed number "1 1/2"
-        parts = rest.split(None, 1)
-        num, _, den = parts[0].partition("/")
-        if not (num.isdigit() and den.isdigit() and int(den)):
-            return None
-        value += math.copysign(int(num) / int(den), value)
-        rest = parts[1] if len(parts) > 1 else ""
-    if value is None or any(ch.isdigit() for ch in rest) or not math.isfinite(value):
-        return None
-    return value
-
-
-def _float(token: str) -> float | None:
+    value = answer_value(text)
     try:
-        return float(token.replace(",", ""))
-    except ValueError:
+        return float(value.number) if value is not None else None
+    except OverflowError:
         return None
 
 
@@ -147,17 +213,46 @@ def format_number(value: float) -> str:
     return f"{value:.10f}".rstrip("0").rstrip(".") if abs(value) < 1e15 else repr(value)
 
 
+def format_value(value: Value) -> str:
+    """An exact value as one string: whole numbers and finite decimals in digits, other fractions as p/q.
+
+    >>> [format_value(Value(v)) for v in (72, Fraction(3, 4), Fraction(2, 3), Fraction(-1, 8))], format_value(Value(28, True))
+    (['72', '0.75', '2/3', '-0.125'], '28%')
+    """
+    number = value.number
+    if isinstance(number, float):
+        text = format_number(number)
+    elif isinstance(number, int):
+        text = str(number)
+    elif (places := _decimal_places(number.denominator)) is None:
+        text = f"{number.numerator}/{number.denominator}"
+    else:  # a finite decimal, written out digit by digit
+        digits = str(abs(number.numerator) * 10 ** places // number.denominator).rjust(places + 1, "0")
+        text = f"{'-' if number < 0 else ''}{digits[:-places]}.{digits[-places:]}".rstrip("0")
+    return text + ("%" if value.percent else "")
+
+
+def _decimal_places(denominator: int) -> int | None:
+    """How many decimal places 1/denominator needs, or None when its decimal never ends (a factor other than 2, 5)."""
+    twos = fives = 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    return max(twos, fives) if denominator == 1 else None
+
+
 def canonical_answer(text) -> str:
-    """The normalized form of a gold or predicted answer: a plain decimal when it is a number, else the stripped text.
+    """The normalized form of a gold or predicted answer: one string per value when it is a number, else the text.
 
-    Fractions become decimals ("3/4" -> "0.75") so that one canonical string means one value; comparisons use the number.
+    Finite decimals stay decimals ("3/4" -> "0.75"), other fractions stay exact ("2/3"), never a rounded decimal.
 
-    >>> [canonical_answer(s) for s in ("1,000", "$5.00", "−3", "+7", "12.50", "3/4", " forty ", "x + 1")]
-    ['1000', '5', '-3', '7', '12.5', '0.75', '40', 'x + 1']
+    >>> [canonical_answer(s) for s in ("1,000", "$5.00", "−3", "+7", "12.50", "3/4", "2/3", " forty ", "x + 1")]
+    ['1000', '5', '-3', '7', '12.5', '0.75', '2/3', '40', 'x + 1']
     """
     text = as_text(text)
-    value = to_number(text)
-    return format_number(value) if value is not None else text.strip()
+    value = answer_value(text)
+    return format_value(value) if value is not None else text.strip()
 
 
 def gold_answer(text) -> str:
@@ -195,30 +290,42 @@ def _blocks(text: str, open_tag: str, close_tag: str) -> list[str] | None:
     return found
 
 
-def _numbers(text: str, limit: int = 2) -> list[str]:
-    out = []
-    for match in _TOKEN.finditer(text):
-        out.append(match.group())
-        if len(out) >= limit:
-            break
-    return out
+_HEDGE = "\x00hedge"  # what a span that names two different values reads as: a conflict, never paid
 
 
-def _field_value(raw: str) -> str:
-    """A tagged answer field as its answer: the number when it states one ("x = 72" -> "72"), else the stripped text."""
+def _stated(raw: str) -> str | None:
+    """A stated answer (a tag's field, a box, a `####` line, the clause after "the answer is") as its answer text:
+    the number when it states one, the last side of an `=` (`x = 72` -> `72`), _HEDGE when it names two different
+    values (`18 or 19`), LaTeX it cannot read whole (for math-verify), None when empty.
+    """
     text = raw.strip()
-    if len(text) > MAX_NUMBER_CHARS or to_number(text) is not None or "\\" in text:
-        return text
-    numbers = _numbers(text)
-    return numbers[0] if len(numbers) == 1 else text
+    if not text or len(text) > MAX_NUMBER_CHARS or _answer_value(text) is not None:
+        return text or None
+    side = _last_side(text)
+    if side != text and answer_value(side) is not None:
+        return side
+    if "\\" in _normalize(side):
+        return text  # LaTeX beyond plain numbers: math-verify's job
+    tokens = [m.group() for m in _TOKEN.finditer(_normalize(side))]
+    if len({format_value(v) if (v := answer_value(t)) else t for t in tokens}) > 1:
+        return _HEDGE
+    return tokens[0] if tokens else text
 
 
-def _agree(values: list[str], rule: str) -> Extraction | None:
+def _last_side(text: str) -> str:
+    """What follows the last `=` that is not part of `<=`, `>=` or `!=`."""
+    at = text.rfind("=")
+    while at > 0 and text[at - 1] in "<>!":
+        at = text.rfind("=", 0, at - 1)
+    return text[at + 1:].strip() if at >= 0 else text
+
+
+def _agree(values: list[str | None], rule: str) -> Extraction | None:
+    values = [v for v in values if v is not None]
     if not values:
         return None
-    first = canonical_answer(values[-1]) if len(values) > 1 else ""
-    if any(canonical_answer(v) != first for v in values[:-1]):
-        return Extraction(None, "conflict")  # hedging between answers never pays
+    if _HEDGE in values or (len(values) > 1 and len({canonical_answer(v) for v in values}) > 1):
+        return Extraction(None, "conflict")  # hedging, in one answer or between answers, never pays
     return Extraction(values[-1], rule)
 
 
@@ -241,29 +348,56 @@ def _boxed(text: str) -> list[str] | None:
 
 
 def _last_number(text: str) -> str | None:
+    """The last number in the text; the whole text when it is one short answer (`1 000`, `\\sqrt{17}`), and the whole
+    math span (`\\( (9+1) \\)`, `$k = \\frac{1}{3}$`) when the last number closes one."""
+    whole = text.strip()
+    if len(whole) <= MAX_NUMBER_CHARS and _answer_value(whole) is not None:
+        return whole
     end = len(text)
     while end > 0:  # search backwards window by window; back each window off so it never cuts a number in half
-        start = max(0, end - 1024)
-        while start > 0 and (text[start - 1].isdigit() or text[start - 1] in ",./−-"):
-            start -= 1
-        tokens = [m.group() for m in _TOKEN.finditer(text, start, end)]
+        start = low = max(0, end - 1024)
+        while start > 0 and low - start < 2 * MAX_NUMBER_CHARS and text[start - 1] not in " \n\t":
+            start -= 1  # no token holds a space except between thousands, and none is longer than this
+        tokens = list(_TOKEN.finditer(text, start, end))
         if tokens:
-            return tokens[-1]
+            last = tokens[-1]
+            before = tokens[-2] if len(tokens) > 1 else None
+            if before is not None and _OR.fullmatch(text, before.end(), last.start()) and \
+                    canonical_answer(before.group()) != canonical_answer(last.group()):
+                return _HEDGE  # "18 or 19"
+            return _math_span(text, last) or last.group()
         end = start
     return None
+
+
+_SPANS = (("\\(", "\\)"), ("\\[", "\\]"), ("$", "$"))
+
+
+def _math_span(text: str, token: re.Match) -> str | None:
+    """The stated answer of the inline or display math span that the last number ends, if it ends one."""
+    for open_mark, close_mark in _SPANS:
+        close = text.find(close_mark, token.end(), token.end() + MAX_NUMBER_CHARS)
+        if close < 0 or text[token.end():close].strip(" {}().") or text[close + len(close_mark):].strip(" .\n$"):
+            continue
+        begin = text.rfind(open_mark, max(0, token.start() - MAX_NUMBER_CHARS), token.start())
+        if begin >= 0 and (open_mark != "$" or text.count("$", begin + 1, close) == 0):
+            return _stated(text[begin + len(open_mark):close])
+    return None
+
+
+_OR = re.compile(r"\s+or\s+")
+_CLAUSE_END = re.compile(r"(?<!\\)[;!?]|\n|\.(?!\d)|,\s+(?![-−\d])|\s(?:since|because|as|so|which|from|given|for|when|if|but)\b")
 
 
 def _answer_is(text: str) -> str | None:
     cut = max(text.rfind(phrase) for phrase in ("answer is", "Answer is", "ANSWER IS"))  # lower() can shift indices
     if cut < 0:
         return None
-    said = text[cut + 9:cut + 9 + MAX_NUMBER_CHARS].split("\n", 1)[0].strip().rstrip(".").strip()
+    said = _LATEX_THOUSANDS.sub(",", text[cut + 9:cut + 9 + MAX_NUMBER_CHARS]).lstrip(" :")
     if "\\boxed{" in said:
         return None  # the boxed rule reads it whole
-    if "\\" in said or to_number(said) is not None:
-        return said
-    numbers = _numbers(said, limit=1)
-    return numbers[0] if numbers else None
+    end = _CLAUSE_END.search(said)
+    return _stated(said[:end.start()] if end else said)
 
 
 def extract_answer(text, fmt=DEFAULT_FORMAT, rules: tuple[str, ...] = RULES) -> Extraction:
@@ -296,13 +430,13 @@ def _extract(text: str, spec: FormatSpec, rules: tuple[str, ...]) -> Extraction:
             blocks = _blocks(text, *(_layout(spec)[2] if rule == "answer_tag" else ("####", "")))
             if blocks is None:
                 return Extraction(None, "conflict")
-            found = _agree([_field_value(b) for b in blocks if b.strip()], rule)
+            found = _agree([_stated(b) for b in blocks], rule)
         elif rule == "boxed":
             boxes = _boxed(text)
-            found = Extraction(None, "conflict") if boxes is None else _agree([b.strip() for b in boxes if b.strip()], rule)
+            found = Extraction(None, "conflict") if boxes is None else _agree([_stated(b) for b in boxes], rule)
         else:
             value = _answer_is(text) if rule == "answer_is" else _last_number(text) if rule == "last_number" else None
-            found = Extraction(value, rule) if value is not None else None
+            found = None if value is None else Extraction(None, "conflict") if value == _HEDGE else Extraction(value, rule)
         if found is not None:
             return found
     return Extraction(None, "none")

@@ -8,15 +8,16 @@ Rewards read completions only through mathrl.parsing; `build_reward_funcs` binds
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
-from mathrl.arithmetic import equations, latex_value
 from mathrl.config import DEFAULT_FORMAT, DEFAULT_REWARD_WEIGHTS, ConfigError, RewardConfig
 from mathrl.parsing import (
-    _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, _spec, as_text, extract_answer, format_number, gold_answer,
-    parse_sections, to_number,
+    _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, Value, _decimal_places, _spec, answer_value, as_text, equations, extract_answer,
+    format_number, gold_answer, parse_sections, to_number,
 )
 from mathrl.verify import MATH_VERIFY
 
@@ -41,40 +42,88 @@ def _needs_math_verify(text: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _gold(gold) -> tuple[str, float | None]:
+def _gold(gold) -> tuple[str, Value | None]:
     text = gold_answer(gold)
-    return text, (to_number(text) if text else None)
+    return text, (answer_value(text) if text else None)
 
 
 def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | None:
     """How a predicted answer matches the gold one: "exact", "tolerance", "close", "wrong"; None if gold is missing.
 
-    Plain numbers never reach math-verify, nor LaTeX that is plain arithmetic (`\\sqrt{16}`, `2^{3}`), which
-    arithmetic.latex_value evaluates; other LaTeX (a variable, `\\pi`) goes to math-verify behind cfg.math_verify_timeout.
+    Numbers compare as exact values (`\\frac{2}{3}` is 2/3, `10000000000000001` is not 10000000000000000), plain
+    arithmetic and arithmetic LaTeX included; only other LaTeX (a variable, `\\pi`) goes to math-verify, behind
+    cfg.math_verify_timeout. See _compare for tolerance, rounding and percentages.
 
-    >>> grade("72", "#### 72"), grade("72.00004", 72), grade("70", "72"), grade("7", "72"), grade("7", None)
+    >>> grade("72", "#### 72"), grade("72.5000001", "72.5"), grade("72.00004", "72"), grade("7", "72"), grade("7", None)
     ('exact', 'tolerance', 'close', 'wrong', None)
+    >>> grade(r"\\boxed{\\frac{2}{3}}", "2/3"), grade("28%", "7/25"), grade("0.6667", "2/3")
+    ('exact', 'exact', 'tolerance')
     """
     if isinstance(gold, (int, float)) and not isinstance(gold, bool) and math.isfinite(gold):
-        gold = format_number(float(gold))
+        gold = str(gold) if isinstance(gold, int) else repr(gold)
     gold_text, g = _gold(gold) if isinstance(gold, (str, bytes)) else ("", None)
     if not gold_text:
         return None
     if pred is None:
         return "wrong"
-    p = to_number(pred) if isinstance(pred, str) else None
-    if p is None and isinstance(pred, str) and _needs_math_verify(pred):
-        p = latex_value(pred)
+    p = answer_value(pred) if type(pred) is str else None
     if p is not None and g is not None:
-        if p == g:
-            return "exact"
-        # Two different whole numbers are never "within tolerance": 109200001 is wrong however large the gold.
-        if not (p.is_integer() and g.is_integer()) and math.isclose(p, g, rel_tol=cfg.tolerance, abs_tol=cfg.tolerance):
-            return "tolerance"
-        return "close" if math.isclose(p, g, rel_tol=cfg.close_tolerance) else "wrong"
+        return _compare(p, g, cfg)
     if cfg.math_verify and isinstance(pred, str) and (_needs_math_verify(pred) or g is None):
         return "exact" if _verified(gold_text, pred.strip(), float(cfg.math_verify_timeout)) else "wrong"
     return "exact" if g is None and pred.strip().casefold() == gold_text.casefold() else "wrong"
+
+
+def _compare(p: Value, g: Value, cfg: RewardConfig) -> str:
+    """Exact values first. cfg.tolerance (relative) applies only to golds that may be rounded: decimals and
+    irrational values, never whole numbers or fractions. A fraction whose decimal never ends (2/3) also meets its
+    correctly rounded decimal with at least cfg.rounded_digits significant digits (0.6667), graded "tolerance".
+    A percentage meets a gold without one by cfg.percent (see RewardConfig)."""
+    pairs = _percent_readings(p, g, cfg.percent)
+    if any(a == b for a, b in pairs):
+        return "exact"
+    for a, b in pairs:
+        if _may_be_rounded(b) and math.isclose(a, b, rel_tol=cfg.tolerance, abs_tol=cfg.tolerance):
+            return "tolerance"
+        if cfg.rounded_digits and _rounds_to(b, a, cfg.rounded_digits):
+            return "tolerance"
+    try:
+        return "close" if any(math.isclose(a, b, rel_tol=cfg.close_tolerance) for a, b in pairs) else "wrong"
+    except OverflowError:  # a number too large for a float is never close to a gold that fits one
+        return "wrong"
+
+
+def _percent_readings(p: Value, g: Value, policy: str) -> list[tuple]:
+    """(answer, gold) number pairs to compare: a percentage on one side only is read as the number (`50%` is 50,
+    GSM8K's convention), as a fraction (`28%` is 7/25), or, under "auto", as the number and, when the other side is not
+    a whole number, also as the fraction."""
+    if p.percent == g.percent:
+        return [(p.number, g.number)]
+    marked, other = (p, g) if p.percent else (g, p)
+    readings = []
+    if policy in ("number", "auto"):
+        readings.append(marked.number)
+    if policy == "fraction" or (policy == "auto" and not _is_whole(other.number)):
+        readings.append(marked.number / 100 if isinstance(marked.number, float) else Fraction(marked.number, 100))
+    return [(r, other.number) if p.percent else (other.number, r) for r in readings]
+
+
+def _is_whole(number) -> bool:
+    return isinstance(number, int) or (isinstance(number, float) and number.is_integer())
+
+
+def _may_be_rounded(gold) -> bool:
+    """A decimal gold (12.25) or an irrational one may be a rounding; a whole number or a fraction is exact."""
+    return isinstance(gold, float) or (isinstance(gold, Fraction) and _decimal_places(gold.denominator) is not None)
+
+
+def _rounds_to(gold, pred, digits: int) -> bool:
+    """Whether pred is a decimal of at least `digits` significant digits that is gold correctly rounded."""
+    places = _decimal_places(pred.denominator) if isinstance(pred, Fraction) else 0 if isinstance(pred, int) else None
+    if not isinstance(gold, Fraction) or _decimal_places(gold.denominator) is not None or places is None:
+        return False
+    significant = len(str(abs(Fraction(pred) * 10 ** places).numerator))
+    return significant >= digits and round(gold, places) == pred
 
 
 def _score(level: str | None, cfg: RewardConfig) -> float | None:
@@ -352,6 +401,23 @@ def reward_table(cfg: RewardConfig | None = None) -> list[dict]:
     ]
 
 
+CASES_PATH = DOCS_PATH.parents[1] / "tests" / "data" / "math_verify_cases.json"
+
+
+def _cases() -> list[dict]:
+    return json.loads(CASES_PATH.read_text())["cases"] if CASES_PATH.exists() else []
+
+
+def _case_count() -> int:
+    return len(_cases())
+
+
+def _convention_rows() -> str:
+    rows = [f"- gold `{c['gold']}`, completion `{json.dumps(c['pred'])}`: expected "
+            f"{'right' if c['expected'] else 'wrong'}; {c['convention']}." for c in _cases() if c["convention"]]
+    return "\n".join(rows) or "- none"
+
+
 def reward_table_markdown() -> str:
     """docs/rewards.md, generated from this module so that it cannot drift from the code."""
     from mathrl.parsing import RULES
@@ -374,11 +440,36 @@ Weight 0.0 keeps a reward as a logged metric. The default combined reward spans 
 outweighs all format rewards together: a correct answer with no format earns more than a perfectly formatted wrong one.
 
 **The answer** is read by `mathrl.parsing.extract_answer`, the same function evaluation uses, trying in order:
-{', '.join(f'`{r}`' for r in RULES)}. Answer blocks that disagree (hedging) count as no answer. Graded correctness
-pays {', '.join(f'{k} {v:g}' for k, v in zip(('exact', 'within tolerance', 'close', 'wrong'), graded.graded_scores))}
-(tolerance {graded.tolerance:g}, close {graded.close_tolerance:g}, both relative). Plain numbers are compared in
-Python, and so is LaTeX that is plain arithmetic (`\\sqrt{{16}}`, `2^{{3}}`, `3 \\cdot 4`); only other LaTeX goes to math-verify,
-in a worker process killed after `rewards.math_verify_timeout` seconds.
+{', '.join(f'`{r}`' for r in RULES)}. An answer that names two different values (`18 or 19`, `12 apples and 3
+oranges`, a list) is a hedge and is never paid, whichever rule found it, and so are answer blocks that disagree. An
+equation answers with its last side (`x = 72`, `6 * 12 = 72`). A completion that is one short answer is that answer.
+
+**Numbers** are read by one lexer (`mathrl.arithmetic.LITERAL`) into exact values: an int or a fraction from the
+digits, never through a float (`10000000000000001` is not `10000000000000000`); a float only for an irrational root.
+Thousands are grouped by commas, or by thin, narrow or no-break spaces, and in a whole answer by normal spaces (`1 234`);
+a group never starts with 0. A comma is a decimal comma where it cannot separate thousands: one, two or four and more
+digits after it, or a lone 0 before it (`1,5` is 1.5, `0,111` is 0.111, `1000,99` is 1000.99), while `1,500` is 1500
+and `32, 349` is a list; a dot is always a decimal point. Also read: a sign then a space (`- 5`), the unicode minus,
+currency before or after (`$`, `€`, `£`, `¥`, `₹`), trailing units (`12 apples`, `15\\text{{ cm}}^2`, `90^\\circ`),
+scientific notation (`2.5e3`, `2.5 \\times 10^{{3}}`), fractions and mixed numbers (`3/4`, `1 1/2`, `\\frac13`,
+`2\\frac{{1}}{{2}}`), and plain arithmetic by `mathrl.arithmetic`'s safe evaluator (`11 + 4/9`, `3 x 4`, `\\sqrt{{16}}`;
+at most 64 operands, exponents of at most 64, values of at most 4096 bits). Only other LaTeX goes to math-verify, in a
+worker process killed after `rewards.math_verify_timeout` seconds.
+
+**Comparing**: exact values first. Graded correctness pays
+{', '.join(f'{k} {v:g}' for k, v in zip(('exact', 'within tolerance', 'close', 'wrong'), graded.graded_scores))}
+(close: within {graded.close_tolerance:g}, relative). `rewards.tolerance` ({graded.tolerance:g}, relative) applies only
+to golds that may be rounded (decimals, roots), never to whole numbers or fractions. A fraction gold whose decimal never
+ends (2/3) also meets its correctly rounded decimal of at least `rewards.rounded_digits` ({graded.rounded_digits})
+significant digits (`0.6667`), graded within tolerance. A percentage meets a gold written without one by
+`rewards.percent` ({graded.percent!r}): per source, GSM8K's whole-number golds keep GSM8K's convention (`50%` answers
+50, `100%` is not 1) and fraction golds theirs (`28%` answers 7/25); both sides marked compare their numbers.
+
+**Math-Verify's own test cases** about numbers, fractions, percentages and simple LaTeX
+(`tests/data/math_verify_cases.json`, {_case_count()} cases) are checked by `tests/test_math_verify_cases.py`, which
+prints mathrl's agreement with the expected verdicts beside math-verify 0.9.0's. The cases where mathrl's verdict is
+not the expected one, and the convention that explains each:
+{_convention_rows()}
 
 **Against TRL's `trl.rewards`**: `think_format_reward` pays when `<think>` is the very first character, no second
 `<think>` follows and `</think>` closes it; whatever comes after is ignored. With format `think`, ours also demand the

@@ -33,6 +33,7 @@ def serve() -> None:
         return [Rational(text)] if plain else parse(f"${text}$", extraction_config=latex_only, parsing_timeout=None)
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
+    verify(parsed("x"), parsed("x"), timeout_seconds=None)  # the first parse's lazy imports, under the start-up limit
     reply.write("ready\n")
     reply.flush()
     while line := sys.stdin.readline():

@@ -1,5 +1,6 @@
 """Tests for mathrl.rewards: each reward's table, TRL's contract, the real GSM8K solutions, hostile and gaming text."""
 
+import ast
 import json
 import pickle
 import subprocess
@@ -66,7 +67,9 @@ def test_xml_count_reward(text, expected):
     [
         ("<answer>72</answer>", "72", 1.0, 3.0),  # exact
         ("<answer>$72.00</answer>", "#### 72", 1.0, 3.0),  # formatting differences are exact
-        ("<answer>72.00000001</answer>", "72", 1.0, 1.5),  # within tolerance
+        ("<answer>72.50000001</answer>", "72.5", 1.0, 1.5),  # within tolerance of a decimal gold
+        ("<answer>72.00000001</answer>", "72", 0.0, 0.5),  # a whole gold is exact: no tolerance, only close
+        ("<answer>10000000000000001</answer>", "10000000000000000", 0.0, 0.5),  # exact integers, never floats
         ("<answer>70</answer>", "72", 0.0, 0.5),  # close
         ("<answer>109200001</answer>", "109200000", 0.0, 0.5),  # whole numbers are never "within tolerance"
         ("<answer>7</answer>", "72", 0.0, -0.5),  # wrong
@@ -83,10 +86,93 @@ def test_correctness_reward_modes(text, gold, binary, graded):
     assert correctness_reward([text], answer=[gold], reward_cfg=RewardConfig(correctness_mode="graded")) == [graded]
 
 
-def test_correctness_tolerance_is_configurable():
+def test_correctness_tolerance_is_configurable_and_only_for_golds_that_may_be_rounded():
     loose = RewardConfig(tolerance=0.01)
-    assert correctness_reward(["<answer>71.9</answer>"], answer=["72"], reward_cfg=loose) == [1.0]
-    assert correctness_reward(["<answer>71.9</answer>"], answer=["72"]) == [0.0]
+    assert correctness_reward(["<answer>71.9</answer>"], answer=["72.4"], reward_cfg=loose) == [1.0]
+    assert correctness_reward(["<answer>71.9</answer>"], answer=["72.4"]) == [0.0]
+    assert correctness_reward(["<answer>71.9</answer>"], answer=["72"], reward_cfg=loose) == [0.0]  # a whole gold
+    assert correctness_reward(["<answer>0.334</answer>"], answer=["1/3"], reward_cfg=loose) == [0.0]  # a fraction
+
+
+@pytest.mark.parametrize("gold", ["1/3", "2/3", "1/7", "\\frac{2}{7}", "3/2"])
+def test_fraction_golds_meet_every_spelling_of_their_value(gold, monkeypatch):
+    monkeypatch.setattr(rewards, "_verified", lambda *a: pytest.fail("math-verify called on a plain fraction"))
+    top, bottom = {"1/3": (1, 3), "2/3": (2, 3), "1/7": (1, 7), "\\frac{2}{7}": (2, 7), "3/2": (3, 2)}[gold]
+    spellings = [f"\\frac{{{top}}}{{{bottom}}}", f"\\cfrac{{{top}}}{{{bottom}}}", f"\\boxed{{\\frac{{{top}}}{{{bottom}}}}}",
+                 f"k = \\frac{{{top}}}{{{bottom}}}", f"{2 * top}/{2 * bottom}", f"$\\dfrac{{{top}}}{{{bottom}}}$"]
+    if top < 10 and bottom < 10:
+        spellings.append(f"\\frac{top}{bottom}")  # LaTeX's \frac13
+    assert correctness_reward([f"<answer>{s}</answer>" for s in spellings], answer=[gold] * len(spellings)) == \
+        [1.0] * len(spellings)
+    assert correctness_reward([f"<answer>\\frac{{{top + 1}}}{{{bottom}}}</answer>"], answer=[gold]) == [0.0]
+
+
+def test_mixed_numbers_decimals_and_fractions_meet_on_one_value():
+    answers = ["1 1/2", "1.5", "1,5", "1\\frac{1}{2}", "\\frac{3}{2}", "3/2", "1.50", "$1.50"]
+    for gold in ("3/2", "1.5", "1 1/2", "\\frac{3}{2}"):
+        assert correctness_reward([f"<answer>{a}</answer>" for a in answers], answer=[gold] * len(answers)) == \
+            [1.0] * len(answers), gold
+
+
+@pytest.mark.parametrize(
+    "text, gold, expected",
+    [
+        ("<answer>11 + 4/9</answer>", "103/9", 1.0),  # 99/9 + 4/9, evaluated exactly
+        ("<answer>3 * 4</answer>", "12", 1.0),
+        ("<answer>3 x 4</answer>", "12", 1.0),  # GSM8K's x for times
+        ("<answer>2^{64}</answer>", "18446744073709551616", 1.0),  # the largest power the evaluator allows
+        ("<answer>2^{65}</answer>", "36893488147419103232", 0.0),  # past the exponent limit: not evaluated
+        ("<answer>1/0</answer>", "0", 0.0),  # no value
+    ],
+)
+def test_plain_arithmetic_in_the_answer_is_evaluated_exactly(text, gold, expected, monkeypatch):
+    monkeypatch.setattr(rewards, "_verified", lambda *a: False)  # whatever math-verify says, these are ours
+    assert correctness_reward([text], answer=[gold]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "pred, gold, policy, expected",
+    [
+        ("50%", "50", "auto", "exact"),  # GSM8K: the gold is the percentage's number
+        ("50%", "50", "number", "exact"),
+        ("50%", "50", "fraction", "wrong"),
+        ("28%", "7/25", "auto", "exact"),  # a fraction gold: 28% is 28/100
+        ("28%", "0.28", "auto", "exact"),
+        ("28%", "7/25", "number", "wrong"),
+        ("28%", "7/25", "fraction", "exact"),
+        ("100%", "1", "auto", "wrong"),  # a whole gold keeps GSM8K's reading: 100% is not 1
+        ("100%", "1", "fraction", "exact"),
+        ("12.5%", "12.5", "auto", "exact"),  # a decimal gold: the number reading still holds
+        ("0.28", "28%", "auto", "exact"),  # a percentage gold meets its fraction
+        ("28", "28%", "auto", "exact"),  # and its number
+        ("28%", "28\\%", "fraction", "exact"),  # both marked: the numbers compare, under any policy
+        ("29%", "7/25", "auto", "close"),
+    ],
+)
+def test_percent_policy(pred, gold, policy, expected):
+    assert grade(pred, gold, RewardConfig(percent=policy)) == expected
+
+
+@pytest.mark.parametrize(
+    "pred, gold, digits, expected",
+    [
+        ("0.666667", "2/3", 6, "tolerance"),  # correctly rounded, six significant digits
+        ("0.3333", "1/3", 4, "tolerance"),  # four, the default
+        ("0.333", "1/3", 4, "close"),  # three are too few
+        ("0.666666", "2/3", 6, "close"),  # truncated, not rounded
+        ("0.67", "2/3", 6, "close"),  # too few digits
+        ("0.0833333333333333", "1/12", 6, "tolerance"),  # a float printed in full
+        ("0.666667", "2/3", 0, "close"),  # 0: fractions need the exact value
+        ("0.125", "1/8", 6, "exact"),  # a finite decimal is the exact value, not a rounding
+    ],
+)
+def test_rounded_decimals_of_fraction_golds(pred, gold, digits, expected):
+    assert grade(pred, gold, RewardConfig(rounded_digits=digits)) == expected
+
+
+def test_rewards_read_completions_only_through_the_parser():
+    imports = [n for n in ast.walk(ast.parse((ROOT / "mathrl/rewards.py").read_text())) if isinstance(n, ast.ImportFrom)]
+    assert "mathrl.parsing" in {n.module for n in imports} and "mathrl.arithmetic" not in {n.module for n in imports}
 
 
 def test_correctness_accepts_numeric_gold_columns():
