@@ -62,7 +62,7 @@ def test_to_number(text, expected):
         ("1 234", 1234),  # normal spaces between thousands groups, in a whole answer
         ("1\u2009234\u2009567", 1234567),  # thin spaces
         ("1\u202f234,5", Fraction(2469, 2)),  # narrow no-break spaces, then a decimal comma
-        ("- 5", -5),  # a sign, then a space
+        ("- 5", -5), ("- 5 dollars", -5),  # a sign, then a space
         ("−3", -3),  # unicode minus
         ("€5", 5), ("5 €", 5), ("5$", 5),  # currency before or after
         ("15\\text{ cm}^2", 15),  # a LaTeX unit with its power
