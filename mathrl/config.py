@@ -280,6 +280,8 @@ class TrainConfig:
     dynamic_sampling_max_extra: int | None = _help("most extra completions generated per generation batch to refill "
                                                    "it (whole groups; None = one batch's worth)", None)
     live_plot: str = _help("auto | live | final | off: redraw reward curves in a notebook cell while training", "auto")
+    keep_best: bool = _help("keep the checkpoint with the best held-out validation accuracy through checkpoint rotation "
+                            "(needs eval.during_training_every > 0); final/selection.json names it", True)
 
 
 @dataclass
@@ -292,6 +294,11 @@ class EvalConfig:
     headline_rule: str = _help("strict (answer field) | flexible (last number)", "strict")
     use_vllm: bool = _help("generate with vLLM when installed", False)
     out: str = _help("folder for records and summary", "runs/eval")
+    during_training_every: int = _help("score the validation problems greedily at the start, every N optimizer steps "
+                                       "and at the last step while training (0 = off)", 50, at_least=0)
+    during_training_limit: int = _help("validation problems scored while training: the last N of data.eval_split "
+                                       "outside the test problems (its first eval.limit) and the training problems", 100,
+                                       at_least=1)
 
 
 @dataclass
@@ -347,6 +354,9 @@ PROFILES: dict[str, dict] = {
         "eval.limit": 8,
         "eval.batch_size": 8,
         "eval.max_new_tokens": 32,
+        # a handful of short answers: CI exercises held-out scoring and best-checkpoint keeping in seconds
+        "eval.during_training_every": 2,
+        "eval.during_training_limit": 4,
     },
     "cpu-learn": {
         "_help": "offline model, reasoning-gym sums and differences of two-digit numbers: format warm-up, then GRPO; ~25 min on 2 cores",
@@ -387,6 +397,8 @@ PROFILES: dict[str, dict] = {
         "train.output_dir": "runs/cpu-learn",
         "eval.limit": 200,
         "eval.max_new_tokens": 64,
+        "eval.during_training_every": 10,
+        "eval.during_training_limit": 100,
     },
     "colab-t4": {
         "_help": "1x T4 (15 GiB, no bf16): Qwen2.5-0.5B-Instruct in fp32 with gradient checkpointing",

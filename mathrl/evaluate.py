@@ -290,6 +290,30 @@ def compare_records(base: list[dict], trained: list[dict], examples: int = 10) -
     }
 
 
+def comparison_text(result: dict) -> str:
+    """Base and trained accuracy with 95% Wilson intervals, the paired difference and McNemar's test."""
+    lines = []
+    for name in ("base", "trained"):
+        acc = result[name]
+        low, high = acc["ci95"]
+        lines.append(f"{name:<8} {acc['accuracy']:6.1%}  (95% CI {low:.1%} to {high:.1%}, {acc['correct']}/{acc['n']})")
+    test = result["mcnemar"]
+    lines.append(f"difference {result['difference']:+.1%} (95% CI {result['ci95'][0]:+.1%} to {result['ci95'][1]:+.1%})")
+    lines.append(f"fixed {result['fixed_count']}, broken {result['broken_count']}: McNemar ({test['method']}) "
+                 f"p = {test['p_value']:.3g}")
+    return "\n".join(lines)
+
+
+def flips_text(result: dict, n: int = 2) -> str:
+    """Questions the training fixed and broke, with both answers and the trained model's completion."""
+    blocks = []
+    for kind in ("fixed", "broken"):
+        for flip in result[kind][:n]:
+            blocks.append(f"[{kind}] {flip['question']}\n  gold {flip['gold']}, base {flip['base_answer']}, trained "
+                          f"{flip['trained_answer']}\n  trained model wrote: {flip['trained_completion'][:300]}")
+    return "\n\n".join(blocks) or "no flips: the two models are right and wrong on the same questions"
+
+
 def compare(cfg: Config, base: str, trained: str, out: str | Path | None = None, split: str | None = None,
             progress: bool = True) -> dict:
     """Evaluate two models (or a model and its checkpoint / adapter folder) on the same rows and compare them."""
@@ -392,8 +416,6 @@ def run_eval(args, cfg: Config) -> int:
     _apply_eval_args(args, cfg)
     model = args.model or cfg.model.name
     if args.compare:
-        from mathrl.review import comparison_text, flips_text
-
         result = compare(cfg, model, args.compare, args.out, args.split)
         for name in ("base", "trained"):
             print_summary(result["summaries"][name])

@@ -38,10 +38,19 @@ def live_mode(requested: str = "auto") -> str:
 
 
 def plot_curves(rows: list[dict], title: str = ""):
-    """A matplotlib figure: total reward and each component's mean (left), completion length and KL (right)."""
+    """A matplotlib figure: total reward and each component's mean (left), held-out accuracy with its interval when
+    the run scores it (middle), completion length and KL (right)."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    from mathrl.plots import draw_heldout, heldout_series
+
+    heldout = bool(heldout_series(rows)[0])
+    fig, axes = plt.subplots(1, 3 if heldout else 2, figsize=(15 if heldout else 11, 3.5))
+    left, right = axes[0], axes[-1]
+    if heldout:
+        draw_heldout(axes[1], rows)
+        axes[1].set_xlabel("step")
+    rows = [r for r in rows if "reward" in r]  # the held-out row of step 0 has no reward
     steps = [r.get("step") for r in rows]
     reward_keys = ["reward"] + sorted({k for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")})
     for key in reward_keys:
@@ -82,10 +91,18 @@ class CurveDisplay:
 class LivePlotCallback(TrainerCallback):
     """Redraws the curves in the running cell on every log (mode 'live'), or draws them once at the end ('final')."""
 
-    def __init__(self, mode: str = "auto", title: str = ""):
+    def __init__(self, mode: str = "auto", title: str = "", output_dir=None):
         self.mode = live_mode(mode)
         self.display = CurveDisplay(title)
         self.rows: list[dict] = []
+        self.output_dir = output_dir
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run's earlier steps, and the held-out score of the start, are only in metrics.jsonl.
+        if self.output_dir is not None and self.mode != "off" and state.is_world_process_zero:
+            from mathrl.metrics import read_metrics
+
+            self.rows = read_metrics(self.output_dir)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.mode == "off" or not state.is_world_process_zero or not logs or "train_runtime" in logs:

@@ -71,14 +71,44 @@ def show(fig: Figure) -> None:
         display(fig)
 
 
+def heldout_series(rows: list[dict]) -> tuple[list[int], list[float], list[float], list[float]]:
+    """Steps, held-out accuracy and its 95% interval (low, high) in percent, from the rows that carry them."""
+    from mathrl.heldout import ACCURACY, PREFIX
+
+    scored = [r for r in rows if r.get(ACCURACY) is not None]
+    return ([r["step"] for r in scored], [100 * r[ACCURACY] for r in scored],
+            [100 * r[PREFIX + "accuracy_low"] for r in scored], [100 * r[PREFIX + "accuracy_high"] for r in scored])
+
+
+def draw_heldout(ax, rows: list[dict]) -> bool:
+    """Held-out accuracy with its interval on `ax` (the curve notebook 03 and reward_curves show); False when none."""
+    steps, accuracy, low, high = heldout_series(rows)
+    if not steps:
+        return False
+    ax.fill_between(steps, low, high, color="C2", alpha=0.2, label="95% Wilson interval")
+    ax.plot(steps, accuracy, color="C2", marker="o", linewidth=2, label="greedy accuracy")
+    n = next(r for r in rows if r.get("heldout/n"))["heldout/n"]
+    ax.set_title(f"Held-out accuracy on {n} validation problems")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    return True
+
+
 def reward_curves(metrics, folder=None, window: int = 10) -> Figure:
-    """Each reward component per step (raw, and a `window`-step moving average) above the zero-spread fraction."""
+    """Each reward component per step (raw, and a `window`-step moving average), held-out accuracy with its interval
+    when the run scored it, and the zero-spread fraction."""
     rows = metrics if isinstance(metrics, list) else read_metrics(metrics)
-    names = sorted({k.split("/")[1] for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")})
-    fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] * 1.4))
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+    heldout = bool(heldout_series(rows)[0])
+    trained = [r for r in rows if any(k == "reward" or k.startswith("rewards/") for k in r)]  # not the step-0 row
+    names = sorted({k.split("/")[1] for r in trained for k in r if k.startswith("rewards/") and k.endswith("/mean")})
+    ratios = [2.2, 1.4, 1] if heldout else [2.2, 1]
+    fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] * (1.9 if heldout else 1.4)))
+    axes = fig.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
+    top, bottom = axes[0], axes[-1]
     for index, key in enumerate(["reward"] + [f"rewards/{n}/mean" for n in names]):
-        steps, values = _series(rows, key)
+        steps, values = _series(trained, key)
         if all(v is None for v in values):
             continue
         color = f"C{index}"
@@ -89,7 +119,9 @@ def reward_curves(metrics, folder=None, window: int = 10) -> Figure:
     top.set_ylabel("mean reward (points)")
     top.legend(fontsize=8, loc="best")
     top.grid(alpha=0.3)
-    steps, zero = _series(rows, "frac_reward_zero_std")
+    if heldout:
+        draw_heldout(axes[1], rows)
+    steps, zero = _series(trained, "frac_reward_zero_std")
     bottom.plot(steps, [v if v is not None else float("nan") for v in zero], color="0.3")
     bottom.set_ylim(0, 1)
     bottom.set_title("Groups with zero reward spread (no learning signal)")

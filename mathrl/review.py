@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mathrl.config import Config, MathrlError
+from mathrl.evaluate import comparison_text, flips_text  # noqa: F401  notebook 04 calls them from here
 
 CORRECTNESS = "rewards/correctness_reward/mean"
 
@@ -38,10 +39,11 @@ def training_summary(cfg: Config) -> TrainingSummary:
     """The run's metrics read back from metrics.jsonl: first vs last reward, the diagnostics that fired, and the
     paths notebook 04 needs."""
     from mathrl.diagnostics import diagnose
+    from mathrl.heldout import curve, read_selection
     from mathrl.metrics import read_metrics
 
     out = Path(cfg.train.output_dir)
-    rows = read_metrics(out)
+    rows = [r for r in read_metrics(out) if "reward" in r]  # the held-out row of step 0 is not a training step
     if not rows:
         raise MathrlError(f"{out} has no metrics.jsonl rows: run the training cell first")
     first, last = rows[0], rows[-1]
@@ -49,9 +51,18 @@ def training_summary(cfg: Config) -> TrainingSummary:
              f"mean reward {first.get('reward', float('nan')):.3f} -> {last.get('reward', float('nan')):.3f}"]
     if CORRECTNESS in last:
         lines.append(f"correctness {first[CORRECTNESS]:.3f} -> {last[CORRECTNESS]:.3f}")
+    points = curve(out)
+    if points:
+        lines.append("held-out accuracy by step: " + ", ".join(
+            f"{p['step']}: {p['accuracy']:.1%} [{p['ci95'][0]:.0%}-{p['ci95'][1]:.0%}]" for p in points))
+    chosen = read_selection(out)
+    if chosen:
+        lines.append(chosen["why"])
     lines += [f"warning: {d.code}: {d.message}" for d in diagnose(rows)] or ["no warnings"]
     headline = {"steps": last.get("step"), "final_mean_reward": last.get("reward"),
-                "first_mean_reward": first.get("reward"), "final_correctness": last.get(CORRECTNESS)}
+                "first_mean_reward": first.get("reward"), "final_correctness": last.get(CORRECTNESS),
+                "heldout_accuracy": [p["accuracy"] for p in points],
+                "best_step": chosen["best"]["step"] if chosen and chosen["best"] else None}
     return TrainingSummary("\n".join(lines), out / "final", headline,
                            {"trained_model": out / "final", "metrics_dir": out})
 
@@ -68,25 +79,61 @@ def trained_model(path: str | Path | None, out: str | Path) -> str:
     return str(folder)
 
 
-def comparison_text(result: dict) -> str:
-    """Base and trained accuracy with 95% Wilson intervals, the paired difference and McNemar's test."""
-    lines = []
-    for name in ("base", "trained"):
-        acc = result[name]
+# --------------------------------------------------------------------------- best checkpoint vs last (notebook 04)
+
+FOLDERS = {"base": "base", "best": "best", "last": "trained"}  # "trained" is compare()'s folder: its records are reused
+
+
+def best_and_last(cfg: Config, base: str, run_dir: str | Path, progress: bool = False) -> dict:
+    """Base, the checkpoint chosen on validation and the last step, scored on the test problems, with McNemar for
+    each pair. Test problems that took part in choosing the checkpoint are refused: its score on them is biased."""
+    from mathrl.evaluate import RECORDS, compare_records, eval_rows, evaluate, read_records
+    from mathrl.heldout import read_selection, read_validation_ids
+
+    run = Path(run_dir)
+    chosen = read_selection(run)
+    if chosen is None:
+        raise MathrlError(f"no {run}/final/selection.json: train with held-out evaluation first (notebook 03)")
+    rows = eval_rows(cfg)
+    shared = read_validation_ids(run) & {r["id"] for r in rows}
+    if shared:
+        raise MathrlError(f"{len(shared)} of the {len(rows)} test problems chose the best checkpoint, so its score on "
+                          "them is biased: lower eval_limit (eval.limit) to the problems training left unseen")
+    models = {"base": base, "last": str(run / "final")}
+    best = chosen["best"]
+    if best and best["step"] != chosen["last_step"]:
+        models["best"] = str(run / Path(best["checkpoint"]).name)
+        if not Path(models["best"]).is_dir():
+            raise MathrlError(f"the best checkpoint {models['best']} is gone; it was kept by training, so it was "
+                              "deleted by hand: evaluate final/ alone with compare()")
+    out = Path(cfg.eval.out)
+    summaries = {name: evaluate(cfg, model, out / FOLDERS[name], rows, progress=progress)
+                 for name, model in models.items()}
+    records = {name: [read_records(out / FOLDERS[name] / RECORDS)[r["id"]] for r in rows] for name in models}
+    if best and "best" not in models:  # the best step is the last one: one model, scored once
+        summaries["best"], records["best"], models["best"] = summaries["last"], records["last"], models["last"]
+    pairs = {f"{a} vs {b}": compare_records(records[b], records[a])
+             for a, b in (("best", "base"), ("last", "base"), ("best", "last")) if a in records and b in records}
+    return {"n": len(rows), "models": models, "selection": chosen, "summaries": summaries,
+            "accuracy": {name: s["headline"] for name, s in summaries.items()}, "pairs": pairs}
+
+
+def best_and_last_text(result: dict) -> str:
+    """The three models' test accuracy with 95% Wilson intervals, and each paired difference with McNemar's p."""
+    chosen = result["selection"]
+    best = chosen["best"]
+    names = {"base": "base", "last": f"last (step {chosen['last_step']})"}
+    if best:
+        names["best"] = f"best (step {best['step']}, {best['accuracy']:.1%} on {best['n']} validation problems)"
+    lines = [f"{result['n']} test problems, none of them used to choose the checkpoint"]
+    for name, label in names.items():
+        acc = result["accuracy"][name]
         low, high = acc["ci95"]
-        lines.append(f"{name:<8} {acc['accuracy']:6.1%}  (95% CI {low:.1%} to {high:.1%}, {acc['correct']}/{acc['n']})")
-    test = result["mcnemar"]
-    lines.append(f"difference {result['difference']:+.1%} (95% CI {result['ci95'][0]:+.1%} to {result['ci95'][1]:+.1%})")
-    lines.append(f"fixed {result['fixed_count']}, broken {result['broken_count']}: McNemar ({test['method']}) "
-                 f"p = {test['p_value']:.3g}")
+        lines.append(f"  {label:<48} {acc['accuracy']:6.1%}  (95% CI {low:.1%} to {high:.1%}, {acc['correct']}/{acc['n']})")
+    for pair, compared in result["pairs"].items():
+        test = compared["mcnemar"]
+        lines.append(f"  {pair:<13} {compared['difference']:+.1%}  (fixed {compared['fixed_count']}, broken "
+                     f"{compared['broken_count']}: McNemar {test['method']} p = {test['p_value']:.3g})")
+    if not best:
+        lines.append(f"  no best checkpoint: {chosen['why']}")
     return "\n".join(lines)
-
-
-def flips_text(result: dict, n: int = 2) -> str:
-    """Questions the training fixed and broke, with both answers and the trained model's completion."""
-    blocks = []
-    for kind in ("fixed", "broken"):
-        for flip in result[kind][:n]:
-            blocks.append(f"[{kind}] {flip['question']}\n  gold {flip['gold']}, base {flip['base_answer']}, trained "
-                          f"{flip['trained_answer']}\n  trained model wrote: {flip['trained_completion'][:300]}")
-    return "\n\n".join(blocks) or "no flips: the two models are right and wrong on the same questions"

@@ -417,6 +417,7 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
 
     from mathrl.data import load_rows
     from mathrl.dynamic import DynamicSamplingTrainer
+    from mathrl.heldout import heldout_callback
     from mathrl.live import LivePlotCallback
     from mathrl.metrics import MetricsCallback
     from mathrl.models import choose_precision, load_model, lora_config
@@ -448,10 +449,15 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
     # The caller's callbacks run after the metrics log, so they see (and may stop after) a step already written.
     for callback in (
         MetricsCallback(out, cfg.train.sample_every, completion_buffer=lambda: trainer._logs, echo=say),
-        LivePlotCallback(cfg.train.live_plot, title=f"{cfg.profile}: {out.name}"),
+        LivePlotCallback(cfg.train.live_plot, title=f"{cfg.profile}: {out.name}", output_dir=out),
         *callbacks,
     ):
         trainer.add_callback(callback)
+    heldout = heldout_callback(cfg, rows, echo=say)
+    if heldout is not None:
+        # First of all callbacks: it adds its figures to the step's log, which every logger then sees (and it forces
+        # the log and, for a new best, the checkpoint that the default flow would otherwise skip at that step).
+        trainer.callback_handler.callbacks.insert(0, heldout)
     if args.cache_implementation == "static":
         _enable_compiled_decoding(trainer)
     if warmup is None:
@@ -567,10 +573,17 @@ def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
         say(f"resuming from {checkpoint} (step {step} of {cfg.train.max_steps})")
     trainer = build_trainer(cfg, callbacks, warmup=checkpoint is None, rows=rows)
     if step >= cfg.train.max_steps:  # trained to the end, stopped before final/ was saved: save it, train no further
+        from transformers import TrainerState
+
         trainer._load_from_checkpoint(str(checkpoint))
+        trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))  # which step was best
     else:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     step = max(step, trainer.state.global_step)
+    if trainer.is_world_process_zero():  # written before final/ is marked complete, so its size is recorded too
+        from mathrl.heldout import write_selection
+
+        say(write_selection(trainer.state, cfg, out / FINAL_DIR, step)["why"])
     final = save_final(trainer, cfg, step)
     if cfg.train.push_to_hub and trainer.is_world_process_zero():
         say(f"pushed {final} to https://huggingface.co/{push_final(final, cfg)}")

@@ -356,6 +356,22 @@ def test_live_mode_in_a_kernel(monkeypatch):
     assert live_mode("auto") == "final"
 
 
+def test_live_curves_show_held_out_accuracy_beside_the_reward():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = _run(2, reward=lambda i: 0.1 * i, completions__mean_length=lambda i: 30.0)
+    rows[1].update({"heldout/accuracy": 0.5, "heldout/accuracy_low": 0.2, "heldout/accuracy_high": 0.8,
+                    "heldout/n": 4})
+    fig = plot_curves([{"step": 0, "heldout/accuracy": 0.25, "heldout/accuracy_low": 0.05,
+                        "heldout/accuracy_high": 0.7, "heldout/n": 4}, *rows])
+    left, middle, right = fig.axes
+    assert [line.get_label() for line in left.get_lines()] == ["reward"]
+    (line,) = [ln for ln in middle.get_lines() if ln.get_label() == "greedy accuracy"]
+    assert list(line.get_ydata()) == [25.0, 50.0] and list(line.get_xdata()) == [0, rows[1]["step"]]
+    assert len(plot_curves(rows[:1]).axes) == 2  # no held-out panel before anything is scored
+
+
 def test_curves_draw_every_reward_component():
     import matplotlib
 

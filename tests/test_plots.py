@@ -42,6 +42,24 @@ def test_reward_curves_one_line_pair_per_component(metrics_log, tmp_path):
     assert bottom.get_xlabel() == "training step" and "zero reward spread" in bottom.get_title()
 
 
+def test_reward_curves_show_held_out_accuracy_with_its_interval(metrics_log, tmp_path):
+    from mathrl.metrics import read_metrics
+
+    rows = read_metrics(metrics_log)
+    for row in rows[1::2]:  # scored at steps 2 and 4, and at the start
+        row.update({"heldout/accuracy": row["step"] / 10, "heldout/accuracy_low": 0.0, "heldout/accuracy_high": 0.5,
+                    "heldout/correct": row["step"], "heldout/n": 10})
+    start = {"step": 0, "heldout/accuracy": 0.1, "heldout/accuracy_low": 0.02, "heldout/accuracy_high": 0.4,
+             "heldout/correct": 1, "heldout/n": 10}
+    fig = plots.reward_curves([start, *rows], tmp_path, window=2)
+    top, middle, bottom = fig.axes
+    assert "10 validation problems" in middle.get_title() and middle.get_ylabel() == "accuracy (%)"
+    (line,) = [ln for ln in middle.get_lines() if ln.get_label() == "greedy accuracy"]
+    assert list(line.get_xdata()) == [0, 2, 4] and list(line.get_ydata()) == pytest.approx([10, 20, 40])
+    assert len(top.get_lines()) == 6  # the start, with no reward, adds no reward line or gap
+    assert list(top.get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]
+
+
 def test_length_curve_has_tokens_and_truncation_axes(metrics_log, tmp_path):
     fig = plots.length_curve(metrics_log, tmp_path)
     title, xlabel, ylabel = texts(fig)

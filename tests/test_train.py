@@ -39,6 +39,7 @@ def tiny_cfg(model_dir, output_dir, **extra):
         "train.save_total_limit": 2,
         "train.sample_every": 1,
         "train.live_plot": "off",
+        "eval.during_training_every": 0,  # held-out scoring has its own tests (test_heldout.py)
     }
     return load_config("cpu-smoke", overrides={**overrides, **extra})
 
@@ -459,7 +460,8 @@ train(load_config(config_file=sys.argv[1]), callbacks=(Fingerprint(),))
 def test_two_cpu_processes_stay_identical_and_only_rank_zero_writes(tiny_model_dir, tmp_path):
     out, probe = tmp_path / "run", tmp_path / "probe"
     probe.mkdir()
-    cfg = tiny_cfg(tiny_model_dir, out, **{"train.max_steps": 2, "train.learning_rate": 1e-3})
+    cfg = tiny_cfg(tiny_model_dir, out, **{"train.max_steps": 2, "train.learning_rate": 1e-3,
+                                           "eval.during_training_every": 1, "eval.during_training_limit": 2})
     config_file = save_config(cfg)
     script = tmp_path / "rank.py"
     script.write_text(RANK_SCRIPT)
@@ -470,7 +472,8 @@ def test_two_cpu_processes_stay_identical_and_only_rank_zero_writes(tiny_model_d
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     fingerprints = {p.name: p.read_text() for p in probe.iterdir()}
     assert len(fingerprints) == 2 and len(set(fingerprints.values())) == 1
-    assert [r["step"] for r in read_metrics(out)] == [1, 2]  # one row per step: rank 1 wrote nothing
+    assert [r["step"] for r in read_metrics(out)] == [0, 1, 2]  # one row per step: rank 1 wrote nothing
+    assert all(r["heldout/n"] == 2 for r in read_metrics(out))  # both ranks scored held-out problems, rank 0 wrote
     assert len(read_samples(out)) == 2 * 4
     assert done.stdout.count("[mathrl] done: step 2") == 1
     assert (out / "checkpoint-2" / COMPLETE_MARKER).is_file() and (out / "final" / "model.safetensors").is_file()

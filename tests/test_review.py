@@ -1,0 +1,81 @@
+"""Notebook 04's report of the checkpoint chosen on validation: base vs best vs last on test problems, with McNemar."""
+
+import json
+
+import pytest
+
+from mathrl.config import MathrlError, load_config
+from mathrl.evaluate import eval_rows, evaluate
+from mathrl.generation import Completion, prompt_texts
+from mathrl.heldout import SELECTION_FILE, VALIDATION_FILE
+from mathrl.review import best_and_last, best_and_last_text
+
+RIGHT = {"base": {0, 1}, "best": set(range(8)), "trained": {0, 2, 3}}  # test problems each model gets right
+
+
+def scripted(rows, tokenizer, right):
+    """A generate function answering each prompt's gold answer when its row index is in `right`, else 999999."""
+    index = {text: i for i, text in enumerate(prompt_texts(rows, tokenizer))}
+
+    def generate(prompts, samples, temperature):
+        return [[Completion(f"<reasoning>so</reasoning>\n<answer>{rows[index[p]]['answer'] if index[p] in right else 999999}"
+                            "</answer>", 9, False)] for p in prompts]
+
+    return generate
+
+
+@pytest.fixture
+def run(tmp_path, offline_model_dir):
+    """A trained run's folder (best kept at step 2 of 4), and records of base, best and last on 10 test problems."""
+    from transformers import AutoTokenizer
+
+    cfg = load_config("cpu-smoke", overrides={"eval.limit": 10, "eval.out": str(tmp_path / "eval")})
+    rows, tokenizer = eval_rows(cfg), AutoTokenizer.from_pretrained(offline_model_dir)
+    train = tmp_path / "train"
+    (train / "final").mkdir(parents=True)
+    (train / "checkpoint-2").mkdir()
+    models = {"base": "base-model", "best": str(train / "checkpoint-2"), "trained": str(train / "final")}
+    for folder, model in models.items():
+        evaluate(cfg, model, tmp_path / "eval" / folder, rows, generator=(scripted(rows, tokenizer, RIGHT[folder]),
+                                                                           tokenizer), progress=False)
+    (train / "final" / SELECTION_FILE).write_text(json.dumps({
+        "last_step": 4, "why": "best on validation: step 2", "best": {
+            "step": 2, "checkpoint": "/elsewhere/checkpoint-2", "accuracy": 0.75, "ci95": [0.3, 0.95], "correct": 3,
+            "n": 4}}))
+    (train / VALIDATION_FILE).write_text(json.dumps({"ids": ["gsm8k-test-1318"]}))
+    return cfg, train
+
+
+def test_base_best_and_last_are_compared_on_the_test_problems(run):
+    cfg, train = run
+    result = best_and_last(cfg, "base-model", train)  # every record is on disk: no model loads
+    assert {name: a["correct"] for name, a in result["accuracy"].items()} == {"base": 2, "last": 3, "best": 8}
+    pairs = result["pairs"]
+    # best fixes problems 2-7 and breaks none: exact two-sided binomial p = 2 / 2**6
+    assert (pairs["best vs base"]["fixed_count"], pairs["best vs base"]["broken_count"]) == (6, 0)
+    assert pairs["best vs base"]["difference"] == pytest.approx(0.6)
+    assert pairs["best vs base"]["mcnemar"]["p_value"] == pytest.approx(2 / 2**6)
+    # last fixes 2 and 3, breaks 1: p = 2 * P(X <= 1 | n = 3) capped at 1
+    assert (pairs["last vs base"]["fixed_count"], pairs["last vs base"]["broken_count"]) == (2, 1)
+    assert pairs["last vs base"]["mcnemar"]["p_value"] == 1.0
+    # best over last: 1, 4, 5, 6, 7 -> p = 2 / 2**5
+    assert pairs["best vs last"]["difference"] == pytest.approx(0.5)
+    assert pairs["best vs last"]["mcnemar"]["p_value"] == pytest.approx(2 / 2**5)
+    text = best_and_last_text(result)
+    assert "best (step 2, 75.0% on 4 validation problems)" in text and "best vs base  +60.0%" in text
+
+
+def test_test_problems_that_chose_the_checkpoint_are_refused(run):
+    cfg, train = run
+    (train / VALIDATION_FILE).write_text(json.dumps({"ids": ["gsm8k-test-3", "gsm8k-test-900"]}))
+    with pytest.raises(MathrlError, match="1 of the 10 test problems chose the best checkpoint.*biased"):
+        best_and_last(cfg, "base-model", train)
+
+
+def test_a_run_without_a_best_reports_base_and_last(run):
+    cfg, train = run
+    (train / "final" / SELECTION_FILE).write_text(json.dumps({"last_step": 4, "best": None,
+                                                              "why": "final/ is the last step (4); no best kept"}))
+    result = best_and_last(cfg, "base-model", train)
+    assert list(result["pairs"]) == ["last vs base"]
+    assert "no best checkpoint: final/ is the last step (4)" in best_and_last_text(result)
