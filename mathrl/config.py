@@ -655,15 +655,19 @@ def yaml_problem(err: yaml.YAMLError) -> str:
     return f"not valid YAML{where} ({getattr(err, 'problem', None) or ' '.join(str(err).split())})"
 
 
+def not_utf8(data: bytes, err: UnicodeDecodeError) -> str:
+    """Where a file's bytes stop being UTF-8, worded for a message that starts with the file's name."""
+    line = data[: err.start].count(b"\n") + 1
+    return f"line {line} is not UTF-8 text (byte {data[err.start]:#04x}); save the file as UTF-8"
+
+
 def utf8_text(path: str | Path) -> str:
     """A file's text, or a ConfigError naming the file and the line whose bytes are not UTF-8."""
     data = Path(path).read_bytes()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: line {line} is not UTF-8 text (byte {data[err.start]:#04x}); save the file as "
-                          "UTF-8") from None
+        raise ConfigError(f"{path}: {not_utf8(data, err)}") from None
 
 
 def _typed(cfg: Config) -> None:

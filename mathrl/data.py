@@ -30,10 +30,11 @@ FILE_TYPES = (".jsonl", ".json", ".csv", ".parquet")
 def _text(path: Path) -> str:
     from mathrl.config import not_utf8
 
+    data = path.read_bytes()
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(f"{path}: {not_utf8(err)}") from None
+        raise DataError(f"{path}: {not_utf8(data, err)}") from None
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
