@@ -18,6 +18,7 @@ from mathrl.config import Config, ConfigError, MathrlError, option_type
 from mathrl.generation import (
     halving_batches, length_sorted_batches, prompt_texts, stop_strings, transformers_generate, vllm_generate,
 )
+from mathrl.models import model_context_length
 from mathrl.parsing import FLEXIBLE_RULES, STRICT_RULES, extract_answer
 from mathrl.rewards import grade, reward_breakdown
 from mathrl.taxonomy import classify, error_table
@@ -157,19 +158,39 @@ def evaluate(cfg: Config, model_name: str | None = None, out: str | Path | None 
     done = read_records(path)
     if any(r["id"] not in done for r in rows):
         generate, tokenizer = generator or _generator(cfg, model_name)
-        _generate_missing(rows, done, path, generate, tokenizer, cfg, progress)
+        context = None if generator else model_context_length(model_name)
+        _generate_missing(rows, done, path, generate, tokenizer, cfg, progress, context)
     records = [done[r["id"]] for r in rows]
     summary = summarize(records, cfg, model=model_name, split=split or cfg.data.eval_split, ks=ks)
     (out / SUMMARY).write_text(json.dumps(summary, indent=2))
     return summary
 
 
-def _generate_missing(rows, done: dict, path: Path, generate, tokenizer, cfg: Config, progress: bool) -> None:
+def check_fits_context(lengths: list[int], ids: list, max_new_tokens: int, context: int | None) -> None:
+    """Refuse before generating when a prompt plus max_new_tokens is longer than the model reads (None: unknown).
+
+    >>> check_fits_context([100, 900], ["a", "b"], 200, 1024)
+    Traceback (most recent call last):
+    mathrl.config.MathrlError: 1 prompt does not fit the model's context of 1024 tokens with 200 new tokens (first: b, 900 prompt tokens): lower eval.max_new_tokens to at most 124, or shorten the question
+    """
+    too_long = [(i, n) for i, n in zip(ids, lengths) if context is not None and n + max_new_tokens > context]
+    if too_long:
+        first, n = too_long[0]
+        fix = (f"lower eval.max_new_tokens to at most {context - n}, or shorten the question" if n < context
+               else "shorten the question")
+        raise MathrlError(f"{len(too_long)} prompt{'s do' if len(too_long) > 1 else ' does'} not fit the model's "
+                          f"context of {context} tokens with {max_new_tokens} new tokens (first: {first}, {n} prompt "
+                          f"tokens): {fix}")
+
+
+def _generate_missing(rows, done: dict, path: Path, generate, tokenizer, cfg: Config, progress: bool,
+                      context: int | None = None) -> None:
     import torch
     from tqdm.auto import tqdm
 
     prompts = prompt_texts(rows, tokenizer)
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    check_fits_context(lengths, [r["id"] for r in rows], cfg.eval.max_new_tokens, context)
     # Whole batches are redone when any member is missing, so batch mates (and so the padding) match an unbroken run.
     batches = [b for b in length_sorted_batches(lengths, cfg.eval.batch_size)
                if any(rows[i]["id"] not in done for i in b)]
@@ -344,6 +365,7 @@ def ask(model, question: str, cfg: Config) -> dict:
 
     if not question.strip():
         raise MathrlError("ask needs a question, e.g. mathrl ask \"Tom has 3 apples and buys 4 more. How many?\"")
+    context = model_context_length(model) if isinstance(model, str) else None
     if isinstance(model, str):
         key = (model, cfg.eval.max_new_tokens, cfg.format.name, cfg.eval.use_vllm)
         if key not in _LOADED:
@@ -351,8 +373,10 @@ def ask(model, question: str, cfg: Config) -> dict:
             _LOADED[key] = _generator(cfg, model)
         model = _LOADED[key]
     generate, tokenizer = model
-    prompt = make_prompt(question.strip(), cfg.data)
-    done = generate(prompt_texts([{"prompt": prompt}], tokenizer), 1, None)[0][0]
+    texts = prompt_texts([{"prompt": make_prompt(question.strip(), cfg.data)}], tokenizer)
+    check_fits_context([len(tokenizer(texts[0], add_special_tokens=False)["input_ids"])], ["the question"],
+                       cfg.eval.max_new_tokens, context)
+    done = generate(texts, 1, None)[0][0]
     answers = {rule: extract_answer(done.text, cfg.format, rules) for rule, rules in RULE_SETS.items()}
     headline = answers[cfg.eval.headline_rule]
     return {"question": question.strip(), "completion": done.text, "answer": headline.value, "rule": headline.rule,

@@ -264,3 +264,22 @@ def merge_lora(adapter_dir: str | Path, out_dir: str | Path) -> Path:
     merged.save_pretrained(out_dir)
     load_tokenizer(str(adapter_dir)).save_pretrained(out_dir)
     return Path(out_dir)
+
+
+def model_context_length(name: str) -> int | None:
+    """max_position_embeddings from the model's config.json, without loading weights (None when unreadable)."""
+    path = Path(resolve_model_path(name))
+    if (path / "adapter_config.json").is_file():
+        base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        return model_context_length(base) if base else None
+    try:
+        if (path / "config.json").is_file():
+            data = json.loads((path / "config.json").read_text())
+        else:
+            from transformers import AutoConfig
+
+            data = AutoConfig.from_pretrained(name).to_dict()
+    except (OSError, ValueError):
+        return None  # an unreachable Hub id fails in load_model with its own message
+    data = data.get("text_config", data)
+    return data.get("max_position_embeddings")

@@ -81,28 +81,9 @@ def check_output_dir(cfg: Config) -> None:
         )
 
 
-def model_context_length(name: str) -> int | None:
-    """max_position_embeddings from the model's config.json, without loading weights (None when unreadable)."""
-    from mathrl.models import resolve_model_path
-
-    path = Path(resolve_model_path(name))
-    if (path / "adapter_config.json").is_file():
-        base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
-        return model_context_length(base) if base else None
-    try:
-        if (path / "config.json").is_file():
-            data = json.loads((path / "config.json").read_text())
-        else:
-            from transformers import AutoConfig
-
-            data = AutoConfig.from_pretrained(name).to_dict()
-    except (OSError, ValueError):
-        return None  # an unreachable Hub id fails in load_model with its own message
-    data = data.get("text_config", data)
-    return data.get("max_position_embeddings")
-
-
 def check_context(cfg: Config) -> None:
+    from mathrl.models import model_context_length
+
     t = cfg.train
     context = model_context_length(cfg.model.name)
     if context is not None and t.max_prompt_length + t.max_completion_length > context:

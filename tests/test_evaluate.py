@@ -9,6 +9,7 @@ import torch
 from mathrl import evaluate as ev
 from mathrl.cli import main
 from mathrl.config import ConfigError, MathrlError, load_config
+from mathrl.data import make_prompt
 from mathrl.generation import Completion, halving_batches, transformers_generate
 
 RIGHT = "<reasoning>\n5 + 7 = 12\n</reasoning>\n<answer>\n12\n</answer>"
@@ -278,3 +279,24 @@ def test_offline_model_on_four_gsm8k_questions(offline_model_dir, tmp_path):
     assert all(0 < r["tokens"] <= 32 for r in records)
     assert summary["tokens_per_second"] > 0
     assert sum(e["count"] for e in summary["errors"].values()) == 4 - summary["headline"]["correct"]
+
+
+def test_a_question_longer_than_the_models_context_is_refused_before_generating(tiny_model_dir, tmp_path, monkeypatch):
+    """The tiny model reads 2048 tokens; ask and eval must stop at once rather than generate past it."""
+    import shutil
+
+    small = tmp_path / "small-context"
+    shutil.copytree(tiny_model_dir, small)
+    config = json.loads((small / "config.json").read_text())
+    config["max_position_embeddings"] = 64
+    (small / "config.json").write_text(json.dumps(config))
+    cfg = load_config("cpu-smoke")
+    cfg.eval.max_new_tokens = 16
+    monkeypatch.setattr(ev, "transformers_generate", lambda *a, **k: lambda *x: pytest.fail(
+        "generation started for a prompt that does not fit"))
+    with pytest.raises(MathrlError, match=r"1 prompt does not fit the model's context of 64 tokens with 16 new tokens"):
+        ev.ask(str(small), "Tom has " + "many " * 80 + "apples. How many?", cfg)
+    rows = [{"id": "long", "prompt": make_prompt("Sam counts " + "one " * 80 + "sheep.", cfg.data), "answer": "1"}]
+    with pytest.raises(MathrlError, match=r"first: long, \d+ prompt tokens\): shorten the question"):
+        ev.evaluate(cfg, str(small), out=tmp_path / "eval", rows=rows, progress=False)
+    assert not (tmp_path / "eval" / "records.jsonl").exists() or not (tmp_path / "eval" / "records.jsonl").read_text()
