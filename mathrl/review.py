@@ -16,15 +16,17 @@ CORRECTNESS = "rewards/correctness_reward/mean"
 
 def checkpoints(cfg: Config) -> str:
     """The checkpoints in the run's output dir and the one a re-run would resume from."""
-    from mathrl.train import find_checkpoint, is_complete
+    from mathrl.train import find_checkpoint, foreign_folders, is_complete
 
     out = Path(cfg.train.output_dir)
-    found = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.rpartition("-")[2] or 0))
-    if not found:
-        return f"no checkpoints in {out}: a re-run starts from step 0"
-    listed = ", ".join(f"{p.name} ({'complete' if is_complete(p) else 'incomplete'})" for p in found)
+    foreign = foreign_folders(out)
+    found = sorted((p for p in out.glob("checkpoint-*") if p.is_dir() and p not in foreign),
+                   key=lambda p: int(p.name.rpartition("-")[2]))  # mathrl marks only the checkpoint-N it wrote
     newest = find_checkpoint(out)
-    return f"{listed}\na re-run resumes from {newest.name if newest else 'step 0'}"
+    listed = (", ".join(f"{p.name} ({'complete' if is_complete(p) else 'incomplete'})" for p in found)
+              or f"no checkpoints in {out}")
+    left = f"\nleft alone, not written by mathrl: {', '.join(p.name for p in foreign)}" if foreign else ""
+    return f"{listed}{left}\na re-run resumes from {newest.name if newest else 'step 0'}"
 
 
 @dataclass

@@ -79,3 +79,23 @@ def test_a_run_without_a_best_reports_base_and_last(run):
     result = best_and_last(cfg, "base-model", train)
     assert list(result["pairs"]) == ["last vs base"]
     assert "no best checkpoint: final/ is the last step (4)" in best_and_last_text(result)
+
+
+def test_checkpoints_lists_mathrls_by_step_and_names_a_users_folder(tmp_path):
+    """A user's checkpoint-best beside mathrl's own folders is named as left alone, not read as a step number."""
+    from mathrl.review import checkpoints
+    from mathrl.train import STARTED_MARKER
+
+    for name in ("checkpoint-10", "checkpoint-2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / STARTED_MARKER).write_text("")
+    (tmp_path / "checkpoint-best").mkdir()
+    (tmp_path / "checkpoint-best" / "notes.txt").write_text("my pick")
+    cfg = load_config("cpu-smoke")
+    cfg.train.output_dir = str(tmp_path)
+    assert checkpoints(cfg).splitlines() == [
+        "checkpoint-2 (incomplete), checkpoint-10 (incomplete)",
+        "left alone, not written by mathrl: checkpoint-best",
+        "a re-run resumes from step 0",
+    ]
+    assert (tmp_path / "checkpoint-best" / "notes.txt").read_text() == "my pick"
