@@ -50,7 +50,8 @@ def test_two_steps_log_their_rewards_to_a_local_trackio_project_with_no_network(
            "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "", "PYTHONPATH": str(ROOT)}
     settings = {"model.name": tiny_model_dir, "data.limit": 8, "train.per_device_train_batch_size": 4,
                 "train.num_generations": 4, "train.max_completion_length": 8,  # reduce time
-                "train.live_plot": "off", "train.report_to": "trackio", "train.project": "mathrl-test"}
+                "train.live_plot": "off", "train.report_to": "trackio", "train.project": "mathrl-test",
+                "eval.during_training_every": 0}  # held-out scoring has its own tests (test_heldout.py)
     command = [sys.executable, "-m", "mathrl", "train", "--profile", "cpu-smoke", "--output-dir", str(out),
                "--max-steps", "2", *(arg for key, value in settings.items() for arg in ("--set", f"{key}={value}"))]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
