@@ -184,6 +184,7 @@ def selection(state, cfg: Config, last: int) -> dict:
     out = Path(cfg.train.output_dir)
     points = {p["step"]: p for p in curve(out)}
     result = {"last_step": last, "last": points.get(last), "start": points.get(0), "best": None,
+              "evaluations": len(points),
               "rule": "highest greedy held-out accuracy on the validation problems (validation.json), earliest step "
                       "on ties; only trained steps, each kept as a checkpoint",
               "validation": {"split": cfg.data.eval_split, "n": cfg.eval.during_training_limit,

@@ -88,14 +88,21 @@ FOLDERS = {"base": "base", "best": "best", "last": "trained"}  # "trained" is co
 
 def best_and_last(cfg: Config, base: str, run_dir: str | Path, progress: bool = False) -> dict:
     """Base, the checkpoint chosen on validation and the last step, scored on the test problems, with McNemar for
-    each pair. Test problems that took part in choosing the checkpoint are refused: its score on them is biased."""
+    each pair. Test problems that took part in choosing the checkpoint are refused: its score on them is biased.
+
+    The last step reuses compare()'s records (folder "trained"). A run that scored no validation problems chose
+    nothing: the result then holds only `skipped`, the line saying why, and an empty headline.
+    """
     from mathrl.evaluate import RECORDS, compare_records, eval_rows, evaluate, read_records
     from mathrl.heldout import read_selection, read_validation_ids
 
     run = Path(run_dir)
     chosen = read_selection(run)
-    if chosen is None:
-        raise MathrlError(f"no {run}/final/selection.json: train with held-out evaluation first (notebook 03)")
+    if chosen is None or not chosen.get("evaluations"):
+        why = (chosen["why"] if chosen else f"no {run / 'final' / 'selection.json'}: the run predates held-out "
+               "evaluation or was not trained by mathrl")
+        return {"skipped": f"no checkpoint was chosen on validation problems, so there is no best to report: {why}",
+                "headline": {"best_step": None, "accuracy_best": None}}
     rows = eval_rows(cfg)
     shared = read_validation_ids(run) & {r["id"] for r in rows}
     if shared:
@@ -116,12 +123,19 @@ def best_and_last(cfg: Config, base: str, run_dir: str | Path, progress: bool = 
         summaries["best"], records["best"], models["best"] = summaries["last"], records["last"], models["last"]
     pairs = {f"{a} vs {b}": compare_records(records[b], records[a])
              for a, b in (("best", "base"), ("last", "base"), ("best", "last")) if a in records and b in records}
-    return {"n": len(rows), "models": models, "selection": chosen, "summaries": summaries,
-            "accuracy": {name: s["headline"] for name, s in summaries.items()}, "pairs": pairs}
+    accuracy = {name: s["headline"] for name, s in summaries.items()}
+    headline = {"best_step": best["step"] if best else None,
+                "accuracy_best": accuracy["best"]["accuracy"] if best else None,
+                "accuracy_last": accuracy["last"]["accuracy"],
+                "mcnemar_p_best_vs_base": pairs["best vs base"]["mcnemar"]["p_value"] if best else None}
+    return {"n": len(rows), "models": models, "selection": chosen, "summaries": summaries, "accuracy": accuracy,
+            "pairs": pairs, "headline": headline}
 
 
 def best_and_last_text(result: dict) -> str:
     """The three models' test accuracy with 95% Wilson intervals, and each paired difference with McNemar's p."""
+    if "skipped" in result:
+        return result["skipped"]
     chosen = result["selection"]
     best = chosen["best"]
     names = {"base": "base", "last": f"last (step {chosen['last_step']})"}

@@ -247,6 +247,12 @@ EVALUATION = (
          "a handful of questions the intervals are wide: that is the point of printing them.",
          f"{IGNORE}\nprint(review.comparison_text(result))"),
         (None, f"{IGNORE}\nfig = plots.accuracy_bars(result[\"summaries\"], out / \"figures\")"),
+        ("## Base vs best vs last\n\nNotebook 03 kept the checkpoint that scored best on the validation problems. "
+         "Chosen there, it is reported here on the test problems, which choosing never saw: base, best and the last "
+         "step, each pair with McNemar. The last step's answers are the ones above, read back, not generated again. A "
+         "run trained without held-out scoring (`eval.during_training_every=0`) chose nothing, and says so.",
+         f"{IGNORE}\nchosen = review.best_and_last(cfg, cfg.model.name, metrics_dir or cfg.train.output_dir)\n"
+         "print(review.best_and_last_text(chosen))"),
         ("## Error taxonomy\n\nWhy the trained model's wrong answers are wrong: no answer, cut off, arithmetic "
          "slip, right steps with a wrong final answer, and so on.",
          f"{IGNORE}\nerrors = result[\"summaries\"][\"trained\"][\"errors\"]\n"
@@ -267,7 +273,7 @@ EVALUATION = (
         ("## Headline\n\nWritten to `04_evaluation_and_plots.json` beside the executed notebook.",
          f"{IGNORE}\nsuite.record(out, \"04_evaluation_and_plots\", accuracy_base=result[\"base\"][\"accuracy\"], "
          "accuracy_trained=result[\"trained\"][\"accuracy\"], ci95_trained=result[\"trained\"][\"ci95\"], "
-         "mcnemar_p=result[\"mcnemar\"][\"p_value\"], questions=result[\"n\"])"),
+         "mcnemar_p=result[\"mcnemar\"][\"p_value\"], questions=result[\"n\"], **chosen[\"headline\"])"),
     ],
 )
 

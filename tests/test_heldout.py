@@ -163,3 +163,4 @@ def test_final_says_which_step_and_why(tmp_path, overrides, best, why):
     heldout.write_selection(SimpleNamespace(best_global_step=2), cfg, tmp_path / "final", 3)
     chosen = read_selection(tmp_path)
     assert (chosen["best"] or {}).get("step") == best and chosen["why"].startswith(why)
+    assert chosen["evaluations"] == (4 if cfg.eval.during_training_every else 0)  # what notebook 04 reads

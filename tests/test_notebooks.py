@@ -156,6 +156,9 @@ def test_headline_figures(suite_run):
     assert 0.0 <= rewards["zero_spread_combined"] <= rewards["zero_spread_correctness"] <= 1.0
     training = _headline(suite_run, "03_grpo_training")
     assert training["steps"] == 2 and isinstance(training["final_mean_reward"], float)
+    evaluation = _headline(suite_run, "04_evaluation_and_plots")
+    # held-out scoring at steps 0 and 2 chose step 2, the last, so best and last are one model on the test problems
+    assert evaluation["best_step"] == 2 and evaluation["accuracy_best"] == evaluation["accuracy_trained"]
 
 
 @pytest.mark.slow

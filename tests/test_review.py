@@ -39,7 +39,7 @@ def run(tmp_path, offline_model_dir):
         evaluate(cfg, model, tmp_path / "eval" / folder, rows, generator=(scripted(rows, tokenizer, RIGHT[folder]),
                                                                            tokenizer), progress=False)
     (train / "final" / SELECTION_FILE).write_text(json.dumps({
-        "last_step": 4, "why": "best on validation: step 2", "best": {
+        "last_step": 4, "evaluations": 5, "why": "best on validation: step 2", "best": {
             "step": 2, "checkpoint": "/elsewhere/checkpoint-2", "accuracy": 0.75, "ci95": [0.3, 0.95], "correct": 3,
             "n": 4}}))
     (train / VALIDATION_FILE).write_text(json.dumps({"ids": ["gsm8k-test-1318"]}))
@@ -63,6 +63,17 @@ def test_base_best_and_last_are_compared_on_the_test_problems(run):
     assert pairs["best vs last"]["mcnemar"]["p_value"] == pytest.approx(2 / 2**5)
     text = best_and_last_text(result)
     assert "best (step 2, 75.0% on 4 validation problems)" in text and "best vs base  +60.0%" in text
+    assert result["headline"] == {"best_step": 2, "accuracy_best": 0.8, "accuracy_last": 0.3,
+                                  "mcnemar_p_best_vs_base": pytest.approx(2 / 2**6)}
+
+
+def test_the_last_step_reuses_compares_records(run):
+    """compare() scored final/ into eval/trained; the report reads those records instead of generating again."""
+    cfg, train = run
+    records = train.parent / "eval" / "trained" / "records.jsonl"
+    before = records.read_text()
+    best_and_last(cfg, "base-model", train)  # final/ is an empty folder: generating would fail to load it
+    assert records.read_text() == before
 
 
 def test_test_problems_that_chose_the_checkpoint_are_refused(run):
@@ -74,11 +85,32 @@ def test_test_problems_that_chose_the_checkpoint_are_refused(run):
 
 def test_a_run_without_a_best_reports_base_and_last(run):
     cfg, train = run
-    (train / "final" / SELECTION_FILE).write_text(json.dumps({"last_step": 4, "best": None,
+    (train / "final" / SELECTION_FILE).write_text(json.dumps({"last_step": 4, "best": None, "evaluations": 5,
                                                               "why": "final/ is the last step (4); no best kept"}))
     result = best_and_last(cfg, "base-model", train)
     assert list(result["pairs"]) == ["last vs base"]
     assert "no best checkpoint: final/ is the last step (4)" in best_and_last_text(result)
+    assert result["headline"]["best_step"] is None and result["headline"]["accuracy_last"] == 0.3
+
+
+@pytest.mark.parametrize("selection, why", [
+    # held-out scoring off (eval.during_training_every=0): training still writes selection.json, with no evaluations
+    ({"last_step": 4, "best": None, "evaluations": 0,
+      "why": "final/ is the last step (4); no held-out evaluation ran (eval.during_training_every=0)"},
+     "no held-out evaluation ran (eval.during_training_every=0)"),
+    (None, "selection.json: the run predates held-out evaluation"),  # a run from before, or not mathrl's
+])
+def test_a_run_that_chose_nothing_is_one_line_not_an_error(run, selection, why):
+    cfg, train = run
+    path = train / "final" / SELECTION_FILE
+    if selection:
+        path.write_text(json.dumps(selection))
+    else:
+        path.unlink()
+    result = best_and_last(cfg, "base-model", train)
+    text = best_and_last_text(result)
+    assert text.startswith("no checkpoint was chosen on validation problems") and why in text and "\n" not in text
+    assert result["headline"] == {"best_step": None, "accuracy_best": None}
 
 
 def test_checkpoints_lists_mathrls_by_step_and_names_a_users_folder(tmp_path):
