@@ -21,11 +21,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from mathrl import rewards
+from mathrl.parsing import gold_answer, render_gold
 
-from mathrl import parsing, rewards  # noqa: E402
-from mathrl.parsing import gold_answer, render_gold  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # Share of each kind in the mix. "latex" is arithmetic LaTeX (\sqrt, \cdot, ^) that arithmetic.latex_value reads;
 # "symbolic" is LaTeX it cannot read, the only kind that reaches math-verify.
@@ -85,14 +84,9 @@ def make_completions(n: int, seed: int = 0) -> tuple[list[str], list[str], list[
     return completions, golds, kinds
 
 
-def _clear_caches() -> None:
-    for cache in (parsing._extract_cached, parsing._sections_cached, parsing._answer_value, rewards._gold, rewards._verified):
-        cache.cache_clear()
-
-
 def _timed(completions: list[str], golds: list[str]) -> tuple[list, float, float]:
     """Score with cold caches; (scores, wall seconds, CPU seconds of this process)."""
-    _clear_caches()
+    rewards.clear_caches()
     wall, cpu = time.perf_counter(), time.process_time()
     scores = rewards.combined_reward(completions, answer=golds)
     return scores, time.perf_counter() - wall, time.process_time() - cpu

@@ -143,11 +143,11 @@ BENCHMARKS = [
 
 
 def table(selected) -> list[tuple]:
+    """The headline rows of the selected benchmarks that have a results file; one not run yet has no row."""
     rows = []
     for file, _, extract, _ in selected:
         path = RESULTS / file
         if not path.is_file():
-            rows.append((file, "not run", ""))
             continue
         try:
             rows.extend(extract(json.loads(path.read_text())))
@@ -174,6 +174,9 @@ def benchmarks_markdown() -> str:
         parts.append("")
     parts += ["## What each result ran on", ""]
     parts += [f"- `{file}`: {_ran_on(RESULTS / file)}" for file, *_ in BENCHMARKS if (RESULTS / file).is_file()]
+    not_run = [command for file, command, *_ in BENCHMARKS if command and not (RESULTS / file).is_file()]
+    if not_run:
+        parts += ["", "## Not run yet", ""] + [f"- `python {' '.join(command)}`" for command in not_run]
     return "\n".join(parts) + "\n"
 
 
@@ -206,7 +209,7 @@ def main() -> int:
             done = subprocess.run([sys.executable, *command], cwd=ROOT)
             if done.returncode:
                 print(f"  {command[0]} failed with status {done.returncode}; its row shows the last saved result")
-    rows = table(selected)
+    rows = table(selected) or [("no results yet", "", "")]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure':<{width}}  {'value':>14}  target")
     for name, value, target in rows:

@@ -15,19 +15,16 @@ import argparse
 import copy
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
+from learning_signal import judged_config, scored, summary, warmup_against_grpo
+
+from mathrl.config import load_config
+from mathrl.evaluate import eval_rows
+from mathrl.train import build_trainer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from learning_signal import judged_config, scored, summary, warmup_against_grpo  # noqa: E402
-
-from mathrl.config import load_config  # noqa: E402
-from mathrl.evaluate import eval_rows  # noqa: E402
-from mathrl.train import build_trainer  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results" / "sampled_rescore.json"
 
 

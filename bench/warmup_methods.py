@@ -12,19 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
+from learning_signal import paired, scored_in_memory, summary
+
+from mathrl.config import load_config
+from mathrl.evaluate import eval_rows
+from mathrl.train import build_trainer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from learning_signal import paired, scored_in_memory, summary  # noqa: E402
-
-from mathrl.config import load_config  # noqa: E402
-from mathrl.evaluate import eval_rows  # noqa: E402
-from mathrl.train import build_trainer  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results" / "warmup_methods.json"
 VARIANTS = ("tens first, 16 steps:data.worked_method=tens_first,train.format_warmup_steps=16",
             "tens first, 40 steps:data.worked_method=tens_first,train.format_warmup_steps=40",

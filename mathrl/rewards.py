@@ -14,6 +14,7 @@ from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
+from mathrl import parsing
 from mathrl.config import DEFAULT_FORMAT, DEFAULT_REWARD_WEIGHTS, ConfigError, RewardConfig
 from mathrl.parsing import (
     _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, Value, _decimal_places, _spec, answer_value, as_text, equations, extract_answer,
@@ -45,6 +46,13 @@ def _needs_math_verify(text: str) -> bool:
 def _gold(gold) -> tuple[str, Value | None]:
     text = gold_answer(gold)
     return text, (answer_value(text) if text else None)
+
+
+def clear_caches() -> None:
+    """Forget every graded gold, math-verify verdict and parsed completion: the next scoring starts cold."""
+    _gold.cache_clear()
+    _verified.cache_clear()
+    parsing.clear_caches()
 
 
 def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | None:

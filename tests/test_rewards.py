@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mathrl import rewards
+from mathrl import parsing, rewards
 from mathrl.config import DEFAULT_REWARD_WEIGHTS, FORMATS, Config, RewardConfig, validate
 from mathrl.parsing import render_gold
 from mathrl.rewards import (
@@ -338,6 +338,17 @@ def test_symbolic_latex_answers_go_through_math_verify():
     assert grade("\\mathbf{72}", "72") == "exact"  # a command the arithmetic reader does not know
     assert grade("\\boxed{1, 72}", "72") == "wrong"  # a set of answers is not the answer
     assert rewards.MATH_VERIFY.calls > calls
+
+
+def test_clear_caches_makes_the_next_scoring_cold():
+    grade("\\mathbf{72}", "72")
+    calls = rewards.MATH_VERIFY.calls
+    assert grade("\\mathbf{72}", "72") == "exact" and rewards.MATH_VERIFY.calls == calls  # the verdict was cached
+    combined_reward([render_gold("Twice 36 is <<2*36=72>>72.\n#### 72")], answer=["72"])
+    rewards.clear_caches()
+    parser_caches = (parsing._answer_value, parsing._extract_cached, parsing._sections_cached, rewards._gold)
+    assert [f.cache_info().currsize for f in parser_caches] == [0, 0, 0, 0]
+    assert grade("\\mathbf{72}", "72") == "exact" and rewards.MATH_VERIFY.calls == calls + 1
 
 
 def test_arithmetic_latex_is_evaluated_without_math_verify(monkeypatch):
