@@ -29,8 +29,8 @@ import sys
 import traceback
 from dataclasses import fields
 
-from mathrl.config import (PROFILES, ConfigError, DataConfig, MathrlError, apply_overrides, load_config, utf8_text,
-                           validate, yaml_problem)
+from mathrl.config import PROFILES, DataConfig, apply_overrides, load_config, utf8_text, validate, yaml_problem
+from mathrl.errors import ConfigError, MathrlError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "env": ("mathrl.env", "report the environment: platform, GPUs, precision, installed versions"),

@@ -1,6 +1,7 @@
-"""Typed run configuration: output formats, reward weights, GRPO knobs and named profiles.
+"""Typed run configuration: data, model, reward weights, GRPO and evaluation settings, and named profiles.
 
-The single place for format tags, system prompts, reward weights and profiles; load/save as YAML, override by `key=value`.
+The spine every layer reads: it imports only errors, formats and arithmetic's names. Load/save as YAML, override by
+`key=value`; `validate` checks a config before anything heavy loads.
 """
 
 from __future__ import annotations
@@ -13,135 +14,9 @@ from pathlib import Path
 
 import yaml
 
-
-class MathrlError(Exception):
-    """A problem the user can fix; the command line prints the message as one line instead of a traceback."""
-
-
-class ConfigError(MathrlError, ValueError):
-    """A configuration value is wrong; the message says which and how to fix it."""
-
-
-# --------------------------------------------------------------------------- output formats
-
-
-@dataclass(frozen=True)
-class Section:
-    """One tagged region of a completion. An empty `close` means the section runs to the end of its line."""
-
-    name: str
-    open: str
-    close: str
-
-
-@dataclass(frozen=True)
-class FormatSpec:
-    """An output format: its tagged sections in order, and the system prompt that teaches it."""
-
-    name: str
-    sections: tuple[Section, ...]
-    system_prompt: str
-    separator: str = "\n"
-    description: str = ""
-
-    def section(self, name: str) -> Section | None:
-        return next((s for s in self.sections if s.name == name), None)
-
-    @property
-    def answer(self) -> Section:
-        return self.section("answer")
-
-    @property
-    def reasoning(self) -> Section:
-        return self.sections[0]
-
-    @property
-    def user_hint(self) -> str:
-        """The one-line format reminder repeated in the user turn."""
-        shown = " ".join(f"{s.open}...{s.close}" if s.close else f"{s.open} N" for s in self.sections)
-        return f"Answer in this format: {shown}"
-
-    @property
-    def tags(self) -> tuple[str, ...]:
-        return tuple(t for s in self.sections for t in (s.open, s.close) if t)
-
-
-def _prompt(example: str, rules: str) -> str:
-    return (
-        "You are a careful math tutor. Solve the problem step by step.\n"
-        f"{rules}\nRespond in exactly this format:\n{example}"
-    )
-
-
-FORMATS: dict[str, FormatSpec] = {
-    spec.name: spec
-    for spec in (
-        FormatSpec(
-            name="reasoning",
-            sections=(Section("reasoning", "<reasoning>", "</reasoning>"), Section("answer", "<answer>", "</answer>")),
-            system_prompt=_prompt(
-                "<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>",
-                "Put your working inside <reasoning> tags and only the final number inside <answer> tags.",
-            ),
-            description="<reasoning>…</reasoning> then <answer>…</answer> (default)",
-        ),
-        FormatSpec(
-            name="think",
-            sections=(Section("reasoning", "<think>", "</think>"), Section("answer", "<answer>", "</answer>")),
-            system_prompt=_prompt(
-                "<think>...</think><answer>...</answer>",
-                "Think inside <think> tags, then give only the final number inside <answer> tags.",
-            ),
-            separator="",
-            description="<think>…</think><answer>…</answer> (R1 style)",
-        ),
-        FormatSpec(
-            name="working_out",
-            sections=(
-                Section("reasoning", "<start_working_out>", "<end_working_out>"),
-                Section("answer", "<SOLUTION>", "</SOLUTION>"),
-            ),
-            system_prompt=_prompt(
-                "<start_working_out>\n...\n<end_working_out>\n<SOLUTION>...</SOLUTION>",
-                "Work the problem out between <start_working_out> and <end_working_out>, "
-                "then give only the final number between <SOLUTION> and </SOLUTION>.",
-            ),
-            description="<start_working_out>…<end_working_out> then <SOLUTION>…</SOLUTION>",
-        ),
-        FormatSpec(
-            name="output",
-            sections=(
-                Section("reasoning", "<reasoning>", "</reasoning>"),
-                Section("output", "<output>", "</output>"),
-                Section("answer", "<answer>", "</answer>"),
-            ),
-            system_prompt=_prompt(
-                "<reasoning>\n...\n</reasoning>\n<output>\n...\n</output>\n<answer>\n...\n</answer>",
-                "Put your working inside <reasoning> tags, one short sentence stating the result inside <output> "
-                "tags, and only the final number inside <answer> tags.",
-            ),
-            description="<reasoning>…</reasoning> <output>…</output> <answer>…</answer>",
-        ),
-        FormatSpec(
-            name="stepwise",
-            sections=(Section("reasoning", "<begin_steps>", "</end_steps>"), Section("answer", "####", "")),
-            system_prompt=_prompt(
-                "<begin_steps>\n<STEP 1> explanation @@@@ a * b = c @@@@ </STEP>\n...\n</end_steps>\n#### N",
-                "Write each step as <STEP n>, a short explanation, its equation between @@@@ markers, and </STEP>. "
-                "After </end_steps> write #### and the final number.",
-            ),
-            description="<begin_steps> <STEP n> … @@@@ a * b = c @@@@ </STEP> </end_steps> then #### N",
-        ),
-    )
-}
-DEFAULT_FORMAT = "reasoning"
-
-
-def get_format(name: str) -> FormatSpec:
-    if name not in FORMATS:
-        raise ConfigError(f"unknown format {name!r}; choose one of: {', '.join(FORMATS)}")
-    return FORMATS[name]
-
+from mathrl.arithmetic import WORKED_METHODS
+from mathrl.errors import ConfigError, MathrlError  # noqa: F401  (users catch both as mathrl.config's)
+from mathrl.formats import DEFAULT_FORMAT, FORMATS, FormatSpec, get_format
 
 # --------------------------------------------------------------------------- models
 
@@ -152,6 +27,7 @@ GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
 # Correctness must pay more than format: a format reward worth as much as being right taught the offline model to
 # drop its reasoning and print bare guesses in perfect format within 11 steps. Weight 0.0 = logged metric only.
+# Every reward mathrl.rewards registers has an entry: validation checks names against this table, not the registry.
 DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
     "correctness_reward": 2.0,
     "format_reward_soft": 0.25,
@@ -682,9 +558,6 @@ def _typed(cfg: Config) -> None:
 def validate(cfg: Config) -> Config:
     """Cheap checks that catch a bad config before a model loads; each message says how to fix it. Every field is
     first coerced to its type in place, so a config edited as attributes is checked like one read from YAML."""
-    from mathrl.arithmetic import WORKED_METHODS
-    from mathrl.rewards import REWARDS
-
     _typed(cfg)
     get_format(cfg.data.format)
     t = cfg.train
@@ -725,9 +598,9 @@ def validate(cfg: Config) -> Config:
             "reference would be the model before the format warm-up; set train.beta=0, train.format_warmup_steps=0 "
             "or model.lora=false"
         )
-    unknown = sorted(set(cfg.rewards.weights) - set(REWARDS))
+    unknown = sorted(set(cfg.rewards.weights) - set(DEFAULT_REWARD_WEIGHTS))
     if unknown:
-        raise ConfigError(f"unknown reward(s) {', '.join(unknown)}; known rewards: {', '.join(REWARDS)}")
+        raise ConfigError(f"unknown reward(s) {', '.join(unknown)}; known rewards: {', '.join(DEFAULT_REWARD_WEIGHTS)}")
     if not any(w != 0 for w in cfg.rewards.weights.values()):
         raise ConfigError("rewards.weights: at least one reward needs a non-zero weight")
     if cfg.rewards.percent not in ("auto", "number", "fraction"):

@@ -10,7 +10,9 @@ import statistics
 from pathlib import Path
 
 from mathrl.arithmetic import worked_sum
-from mathrl.config import Config, DataConfig, FormatSpec, MathrlError, get_format, option_type
+from mathrl.config import Config, DataConfig, option_type
+from mathrl.errors import MathrlError
+from mathrl.formats import FormatSpec, get_format
 
 SHIPPED_GSM8K = Path(__file__).resolve().parent.parent / "data" / "gsm8k"
 COLUMNS = ("id", "question", "answer", "solution", "prompt")

@@ -18,7 +18,7 @@ import random
 import torch
 from trl import GRPOTrainer
 
-from mathrl.config import MathrlError
+from mathrl.errors import MathrlError
 
 # Every tensor TRL 1.16 returns for text prompts, with the side and value it is padded with to a common width.
 LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}

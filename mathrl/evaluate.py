@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from mathrl import stats
-from mathrl.config import Config, ConfigError, MathrlError, option_type
+from mathrl.config import Config, option_type
+from mathrl.errors import ConfigError, MathrlError
 from mathrl.generation import (
     halving_batches, length_sorted_batches, prompt_texts, stop_strings, transformers_generate, vllm_generate,
 )

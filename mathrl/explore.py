@@ -12,7 +12,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from mathrl.config import Config, ConfigError, FormatSpec, RewardConfig
+from mathrl.config import Config, RewardConfig
+from mathrl.errors import ConfigError
+from mathrl.formats import FormatSpec
 from mathrl.parsing import render_gold, to_number
 
 OPERATORS = {"+": "addition", "-": "subtraction", "*": "multiplication", "/": "division"}

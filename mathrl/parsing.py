@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from mathrl.arithmetic import LITERAL, MAX_NUMBER_CHARS, exact_value, literal_value
 from mathrl.arithmetic import equations  # noqa: F401  (the stepwise reward reads worked steps through the parser)
-from mathrl.config import DEFAULT_FORMAT, FORMATS, FormatSpec
+from mathrl.formats import DEFAULT_FORMAT, FORMATS, FormatSpec
 
 # Every rule `extract_answer` knows, in the order it tries them. Evaluation's strict rule is ("answer_tag",), its
 # flexible rule ("last_number",).

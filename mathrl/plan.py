@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from mathrl.config import Config, ConfigError, apply_overrides, option_type
+from mathrl.config import Config, apply_overrides, option_type
+from mathrl.errors import ConfigError
 from mathrl.hardware import GiB, GPUSpec, ModelSpec, gpu_spec, match_device, model_spec
 
 MARGIN = 0.10  # free memory a plan keeps: allocator growth and prompt-length outliers eat into the estimate

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure  # drawn on the Agg canvas: no display needed, no pyplot global state
 
-from mathrl.config import MathrlError
+from mathrl.errors import MathrlError
 from mathrl.taxonomy import ERROR_KINDS
 
 FIGSIZE = (8, 4.5)  # inches: about notebook width at 100 dpi, so labels stay legible

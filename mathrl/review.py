@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathrl.config import Config, MathrlError
+from mathrl.config import Config
+from mathrl.errors import MathrlError
 from mathrl.evaluate import comparison_text, flips_text  # noqa: F401  notebook 04 calls them from here
 
 CORRECTNESS = "rewards/correctness_reward/mean"

@@ -15,7 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from mathrl import parsing
-from mathrl.config import DEFAULT_FORMAT, DEFAULT_REWARD_WEIGHTS, ConfigError, RewardConfig
+from mathrl.config import DEFAULT_REWARD_WEIGHTS, RewardConfig
+from mathrl.errors import ConfigError
+from mathrl.formats import DEFAULT_FORMAT
 from mathrl.parsing import (
     _TOKEN, MAX_NUMBER_CHARS, STRICT_RULES, Value, _decimal_places, _spec, answer_value, as_text, equations, extract_answer,
     format_number, gold_answer, parse_sections, to_number,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from mathrl.config import (DEFAULT_PROFILE, PROFILES, Config, ConfigError, MathrlError, apply_overrides, load_config,
-                           validate)
+from mathrl.config import DEFAULT_PROFILE, PROFILES, Config, apply_overrides, load_config, validate
+from mathrl.errors import ConfigError, MathrlError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"

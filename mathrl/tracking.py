@@ -8,7 +8,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-from mathrl.config import Config, ConfigError, MathrlError
+from mathrl.config import Config
+from mathrl.errors import ConfigError, MathrlError
 
 # train.report_to value -> (module that must be importable, pip requirement)
 TRACKERS = {"trackio": ("trackio", "trackio"), "wandb": ("wandb", "wandb"), "tensorboard": ("tensorboard", "tensorboard")}

@@ -20,7 +20,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathrl.config import Config, ConfigError, MathrlError, option_type, validate
+from mathrl.config import Config, option_type, validate
+from mathrl.errors import ConfigError, MathrlError
 from mathrl.notices import quiet_third_party
 from mathrl.tracking import check_tracker, run_name
 

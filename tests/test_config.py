@@ -266,8 +266,8 @@ BATCH_OF_4 = ["train.per_device_train_batch_size=4", "train.steps_per_generation
      "train.beta=0.04 with train.format_warmup_steps=5 and model.lora: the KL reference would be the model before "
      "the format warm-up; set train.beta=0, train.format_warmup_steps=0 or model.lora=false"),
     (["rewards.weights={correctness_reward: 1, wishful_reward: 1, hopeful_reward: 0}"],
-     "unknown reward(s) hopeful_reward, wishful_reward; known rewards: format_reward_strict, format_reward_soft, "
-     "xml_count_reward, correctness_reward, number_reward, consistency_reward, stepwise_reward, reasoning_reward"),
+     "unknown reward(s) hopeful_reward, wishful_reward; known rewards: correctness_reward, format_reward_soft, "
+     "xml_count_reward, consistency_reward, format_reward_strict, number_reward, stepwise_reward, reasoning_reward"),
     (["rewards.weights={correctness_reward: 0, format_reward_soft: 0}"],
      "rewards.weights: at least one reward needs a non-zero weight"),
     (["rewards.correctness_mode=fuzzy"], "rewards.correctness_mode='fuzzy': choose binary or graded"),

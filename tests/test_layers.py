@@ -1,0 +1,78 @@
+"""The package's layers: no import cycle, function-level imports counted; the config spine loads no higher layer."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "mathrl"
+
+
+def _imports(source: str) -> set[str]:
+    """The mathrl modules a module's source imports anywhere in it: at the top and inside functions alike."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "mathrl":
+                found |= {f"mathrl.{a.name}" for a in node.names}
+            elif node.module.startswith("mathrl."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("mathrl.")}
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {f"mathrl.{p.stem}": p for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    return {name: (_imports(path.read_text(encoding="utf-8")) & modules.keys()) - {name}
+            for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a path that returns to its start, or None."""
+    done, path = set(), []
+
+    def visit(node):
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return None
+        path.append(node)
+        for dep in sorted(graph[node]):
+            if cycle := visit(dep):
+                return cycle
+        path.pop()
+        done.add(node)
+        return None
+
+    return next((c for c in map(visit, sorted(graph)) if c), None)
+
+
+def test_the_cycle_finder_sees_a_cycle_through_a_function_level_import():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"b"}}) is None
+    assert _imports("def f():\n    from mathrl.config import Config\n") == {"mathrl.config"}
+    assert _imports("from mathrl import stats\nimport mathrl.rewards as r\n") == {"mathrl.stats", "mathrl.rewards"}
+
+
+def test_the_package_has_no_import_cycle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, f"import cycle: {' -> '.join(cycle)}; move what both need into the lower module"
+
+
+def test_config_and_its_validation_load_no_parser_reward_or_torch():
+    code = ("import sys\nfrom mathrl.config import load_config\nfor p in ('cpu-smoke', 'cpu-learn'):\n"
+            "    load_config(p)\nprint(' '.join(sorted(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent).stdout.split()
+    heavy = [m for m in loaded if m.split(".")[0] in ("torch", "transformers", "trl")
+             or m in ("mathrl.rewards", "mathrl.parsing", "mathrl.verify")]
+    assert heavy == [], f"mathrl.config loads {heavy}; config is the bottom layer and must not import them"
+
+
+def test_config_knows_every_registered_reward_by_name():
+    # config checks reward names against its weight table so that it need not import the rewards
+    from mathrl.config import DEFAULT_REWARD_WEIGHTS
+    from mathrl.rewards import REWARDS
+
+    assert set(DEFAULT_REWARD_WEIGHTS) == set(REWARDS), "give every reward a default weight (0.0 = logged only)"
