@@ -13,6 +13,7 @@ from mathrl.arithmetic import worked_sum
 from mathrl.config import Config, DataConfig, option_type
 from mathrl.errors import MathrlError
 from mathrl.formats import FormatSpec, get_format
+from mathrl.stats import percentile
 
 SHIPPED_GSM8K = Path(__file__).resolve().parent.parent / "data" / "gsm8k"
 COLUMNS = ("id", "question", "answer", "solution", "prompt")
@@ -321,12 +322,11 @@ def drop_long_prompts(rows: list[dict], tokenizer, max_tokens: int) -> tuple[lis
 
 
 def _summary(values: list[float]) -> dict:
-    ordered = sorted(values)
     return {
-        "mean": round(statistics.fmean(ordered), 1),
-        "median": ordered[len(ordered) // 2],
-        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-        "max": ordered[-1],
+        "mean": round(statistics.fmean(values), 1),
+        "median": round(percentile(values, 50), 1),
+        "p95": round(percentile(values, 95), 1),
+        "max": max(values),
     }
 
 

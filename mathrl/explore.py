@@ -16,13 +16,14 @@ from mathrl.config import Config, RewardConfig
 from mathrl.errors import ConfigError
 from mathrl.formats import FormatSpec
 from mathrl.parsing import render_gold, to_number
+from mathrl.stats import percentile
 
 OPERATORS = {"+": "addition", "-": "subtraction", "*": "multiplication", "/": "division"}
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _WORD_HYPHEN = re.compile(r"(?<=\w)-(?=[^\W\d])")  # 5-year-old, well-known: not a minus
 _QUESTION_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d]+|[-+*/×÷=<>^%()$]")
-BUDGET_QUANTILE = 0.99  # a budget covers this share of rows; the rest are dropped (prompts) or truncated (completions)
+BUDGET_PERCENTILE = 99  # a budget covers this share of rows; the rest are dropped (prompts) or truncated (completions)
 HEADROOM = 1.5  # a model's first completions ramble far beyond the gold solution's length
 BUDGET_STEP = 32
 
@@ -114,7 +115,7 @@ def summary_table(frame):
     """Mean, median, 95th percentile and max of every numeric column (rows: the columns)."""
     numeric = frame.select_dtypes("number")
     table = numeric.agg(["mean", "median"]).T
-    table["p95"] = numeric.quantile(0.95, interpolation="nearest")
+    table["p95"] = [percentile(numeric[column].tolist(), 95) for column in numeric]
     table["max"] = numeric.max()
     return table.round(1)
 
@@ -163,8 +164,8 @@ def token_budget(frame, cfg: Config, tokenizer, rows: list[dict]) -> dict:
     """Suggested max_prompt_length and max_completion_length from the prompt lengths and from the gold solutions
     rendered in the run's format, against what the config asks for."""
     gold = _token_counts(tokenizer, [render_gold(r["solution"], cfg.format) for r in rows])
-    prompt_q = frame["prompt_tokens"].quantile(BUDGET_QUANTILE, interpolation="nearest")
-    gold_q = sorted(gold)[min(len(gold) - 1, int(BUDGET_QUANTILE * len(gold)))]
+    prompt_q = percentile(frame["prompt_tokens"].tolist(), BUDGET_PERCENTILE)
+    gold_q = percentile(gold, BUDGET_PERCENTILE)
     prompt_budget, completion_budget = _round_up(prompt_q), _round_up(gold_q * HEADROOM)
     t = cfg.train
     return {

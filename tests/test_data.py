@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 
+import numpy as np
 import pytest
 
 from mathrl.arithmetic import equations
@@ -273,6 +274,16 @@ def test_long_prompts_are_dropped_and_reported(offline_model_dir):
     assert len(kept) + len(dropped) == 20 and dropped
     assert {r["id"] for r in kept}.isdisjoint(dropped)
     assert len(kept) == sum(length <= budget for length in lengths)
+
+
+def test_stats_median_and_p95_interpolate_like_numpy():
+    rows = load_rows(DataConfig(limit=30), "test")
+    words = [len(r["question"].split()) for r in rows]
+    summary = dataset_stats(rows)["question_words"]
+    # both are rounded to one decimal
+    assert summary["median"] == pytest.approx(np.median(words), abs=0.051)
+    assert summary["p95"] == pytest.approx(np.percentile(words, 95), abs=0.051)
+    assert summary["max"] == max(words)
 
 
 def test_stats_and_datasets_type(offline_model_dir):

@@ -1,5 +1,6 @@
 """Data and reward exploration: problem statistics on the shipped GSM8K copy, overlap, budgets, rewards, zero spread."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,6 +44,7 @@ def test_problem_table_and_budget_with_the_real_tokenizer(cfg, splits):
     budget = explore.token_budget(table, cfg, tokenizer, rows)
     assert budget["suggested_max_completion_length"] % explore.BUDGET_STEP == 0
     assert budget["suggested_max_completion_length"] >= budget["gold_completion_tokens_p99"]
+    assert budget["prompt_tokens_p99"] == int(np.percentile(table["prompt_tokens"], 99))  # numpy's default rule
     assert "train.max_prompt_length=" in explore.budget_advice(budget)
 
 
@@ -50,6 +52,13 @@ def test_summary_table_has_one_row_per_numeric_column():
     frame = pd.DataFrame({"steps": [1, 2, 3, 10], "id": list("abcd")}).set_index("id")
     table = explore.summary_table(frame)
     assert list(table.index) == ["steps"] and table.loc["steps", "max"] == 10
+
+
+def test_summary_table_p95_interpolates_like_numpy():
+    frame = pd.DataFrame({"steps": [1, 2, 3, 10], "tokens": [50, 70, 80, 400]})
+    table = explore.summary_table(frame)
+    expected = [np.percentile(frame[column], 95) for column in frame]
+    assert table["p95"].tolist() == pytest.approx(expected, abs=0.051)  # the table rounds to one decimal
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
