@@ -21,7 +21,6 @@ from mathrl.formats import DEFAULT_FORMAT, FORMATS, FormatSpec, get_format
 # --------------------------------------------------------------------------- models
 
 OFFLINE_MODEL = "smollm2-135m-instruct"
-GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
 # --------------------------------------------------------------------------- reward weights
 
@@ -209,109 +208,6 @@ def _plain(value):
     return value
 
 
-# --------------------------------------------------------------------------- profiles
-
-PROFILES: dict[str, dict] = {
-    "cpu-smoke": {
-        "_help": "offline model, two tiny steps: what CI runs the notebooks with; minutes on 2 CPU cores",
-        "data.limit": 64,
-        "data.max_prompt_tokens": 320,
-        "model.name": OFFLINE_MODEL,
-        "train.max_steps": 2,
-        "train.learning_rate": 1e-5,
-        "train.per_device_train_batch_size": 4,
-        "train.num_generations": 4,
-        "train.max_completion_length": 32,
-        "train.max_prompt_length": 320,
-        "train.gradient_checkpointing": False,
-        "train.save_steps": 2,
-        "train.sample_every": 2,
-        "train.output_dir": "runs/cpu-smoke",
-        "eval.limit": 8,
-        "eval.batch_size": 8,
-        "eval.max_new_tokens": 32,
-        # a handful of short answers: CI exercises held-out scoring and best-checkpoint keeping in seconds
-        "eval.during_training_every": 2,
-        "eval.during_training_limit": 4,
-    },
-    "cpu-learn": {
-        "_help": "offline model, reasoning-gym sums and differences of two-digit numbers: format warm-up, then GRPO; ~25 min on 2 cores",
-        "data.source": "reasoning_gym",
-        "data.gym_task": "basic_arithmetic",
-        "data.gym_size": 1200,
-        # Two digits only: with one-digit numbers allowed, the few one-digit pairs filled 41% of training but, being
-        # mostly seen in training, only 6.5% of the unseen held-out set, so training and evaluation differed.
-        "data.gym_options": {"min_terms": 2, "max_terms": 2, "min_digits": 2, "max_digits": 2,
-                             "operators": ["+", "-"], "allow_parentheses": False},
-        # Place value (40 + 30 = 70, 7 + 8 = 15, 70 + 15 = 85): every step is a one-digit fact that all problems share,
-        # so what GRPO learns on the problems it practises carries over. The warm-up alone reached 67.5% against 57.0%
-        # tens first (47 + 30 = 77, 77 + 8 = 85), both 40 steps (McNemar p = 0.007), and 39.5% tens first at 16
-        # (bench/warmup_methods.py).
-        "data.worked_method": "place_value",
-        # A short prompt (110 -> 47 tokens): the warm-up teaches the format anyway, and on 2 cores a forward and
-        # backward pass over 16 sequences took 16 s at 135 tokens against 6 s at 65.
-        "data.system_prompt": "Solve the problem. Reply as <reasoning>...</reasoning> <answer>N</answer>.",
-        "data.instruction_in_user_turn": False,
-        "model.name": OFFLINE_MODEL,
-        "train.max_steps": 40,
-        "train.learning_rate": 5e-6,
-        "train.per_device_train_batch_size": 16,
-        "train.num_generations": 8,
-        "train.max_completion_length": 64,
-        "train.max_prompt_length": 320,
-        "train.beta": 0.0,
-        # Binary correctness, advantages not divided by the group's spread (Dr. GRPO): after half the warm-up the
-        # sampled format still varied, division made format differences between wrong answers count as much as right
-        # against wrong, and graded, divided GRPO cost 9 points (33.5% -> 24.5%); these two settings held 32.0%.
-        # (The two trained models differ at McNemar p = 0.03; one run each.)
-        "train.scale_rewards": "none",
-        "train.gradient_checkpointing": False,
-        "train.save_steps": 16,
-        "train.save_total_limit": 1,
-        "train.format_warmup_steps": 40,
-        "train.format_warmup_lr": 3e-5,
-        "train.output_dir": "runs/cpu-learn",
-        "eval.limit": 200,
-        "eval.max_new_tokens": 64,
-        "eval.during_training_every": 10,
-        "eval.during_training_limit": 100,
-    },
-    "colab-t4": {
-        "_help": "1x T4 (15 GiB, no bf16): Qwen2.5-0.5B-Instruct in fp32 with gradient checkpointing",
-        "model.name": GPU_DEFAULT_MODEL,
-        "model.dtype": "float32",
-        "train.require_gpu": True,
-        "train.max_steps": 400,
-        "train.per_device_train_batch_size": 8,
-        "train.num_generations": 8,
-        "train.max_prompt_length": 256,
-        "train.max_completion_length": 512,
-        "train.gradient_accumulation_steps": 4,
-        "train.steps_per_generation": 4,
-        "train.static_cache": True,
-        "train.output_dir": "runs/colab-t4",
-    },
-    "kaggle-2xt4": {
-        "_help": "2x T4, fp32, data parallel over both GPUs (one process per GPU)",
-        "model.name": GPU_DEFAULT_MODEL,
-        "model.dtype": "float32",
-        "train.require_gpu": True,
-        "train.learning_rate": 5e-6,
-        "train.max_steps": 400,
-        "train.per_device_train_batch_size": 8,
-        "train.num_generations": 8,
-        "train.max_prompt_length": 256,
-        "train.max_completion_length": 512,
-        "train.gradient_accumulation_steps": 4,
-        "train.steps_per_generation": 4,
-        "train.static_cache": True,
-        "train.num_processes": 2,
-        "train.output_dir": "/kaggle/working/runs/kaggle-2xt4",
-    },
-}
-DEFAULT_PROFILE = "cpu-smoke"
-
-
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 _NONE = ("none", "null", "")
 
@@ -496,7 +392,10 @@ def load_config(
     if not isinstance(profile, str) or profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     cfg.profile = profile
-    apply_overrides(cfg, PROFILES[profile])
+    try:
+        apply_overrides(cfg, PROFILES[profile])
+    except ConfigError as err:
+        raise ConfigError(f"{PROFILE_DIR / profile}.yaml: {err}") from None
     for section, values in file_data.items():
         if section == "profile":
             continue
@@ -544,6 +443,33 @@ def utf8_text(path: str | Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: {not_utf8(data, err)}") from None
+
+
+# --------------------------------------------------------------------------- profiles
+
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
+
+
+def read_profiles(folder: str | Path = PROFILE_DIR) -> dict[str, dict]:
+    """Every `NAME.yaml` in folder, by name: its `help` as "_help", then its settings as `section.field` keys in
+    file order. A profile file is a config file (`mathrl config` prints one) with a one-line `help`."""
+    profiles = {}
+    for path in sorted(Path(folder).glob("*.yaml")):
+        data = read_yaml(path)
+        help_text = data.pop("help", None)
+        if not isinstance(help_text, str) or not help_text.strip():
+            raise ConfigError(f"{path}: give the profile a one-line `help:` saying what it is for")
+        profiles[path.stem] = {"_help": help_text}
+        for section, values in data.items():
+            if section not in SECTIONS or not isinstance(values, dict):
+                raise ConfigError(f"{path}: {section!r} is not a section; use {', '.join(SECTIONS)}, each a mapping "
+                                  "of field: value")
+            profiles[path.stem].update({f"{section}.{k}": v for k, v in values.items()})
+    return profiles
+
+
+PROFILES: dict[str, dict] = read_profiles()
+DEFAULT_PROFILE = "cpu-smoke"
 
 
 def _typed(cfg: Config) -> None:
@@ -640,8 +566,9 @@ DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 
 def config_markdown() -> str:
     """docs/config.md: the profiles and every setting, generated from this module so the docs cannot drift."""
-    lines = ["# Configuration", "", "Generated by `mathrl config --write-docs` from `mathrl/config.py`; a test fails when "
-             "this file drifts.", "", "## Profiles", "", "| profile | for | settings |", "| --- | --- | --- |"]
+    lines = ["# Configuration", "", "Generated by `mathrl config --write-docs` from `mathrl/config.py` and the profile "
+             "files in `mathrl/profiles/`; a test fails when this file drifts.", "", "## Profiles", "",
+             "| profile | for | settings |", "| --- | --- | --- |"]
     for name, values in PROFILES.items():
         settings = ", ".join(f"`{k}={_cell(v)}`" for k, v in values.items() if not k.startswith("_"))
         lines.append(f"| `{name}` | {_cell(values['_help'])} | {settings} |")

@@ -17,6 +17,7 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
+from mathrl.config import DEFAULT_PROFILE, PROFILES  # noqa: E402
 from mathrl.suite import GITHUB_REPO, NOTEBOOKS, PARAMETERS, colab_url, kaggle_url  # noqa: E402
 
 IGNORE, SKIP = "# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP"
@@ -56,10 +57,12 @@ if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
     return [(f"{title}\n\n{links}\n\n{intro}\n\n{note}", setup)]
 
 
-PARAMS_NOTE = ("## Parameters\n\nThe profile decides everything left at `None`; `cpu-smoke`, the default, is the tiny "
-               "run CI checks. Pick another profile (`cpu-learn` on a CPU, `colab-t4`, `kaggle-2xt4`), give a YAML "
-               "file of settings as `config_file`, or set a number here; `papermill -p NAME VALUE` does the same "
-               "headless. A name the notebook does not take is refused.")
+PARAMS_NOTE = (f"## Parameters\n\nThe profile decides everything left at `None`; `{DEFAULT_PROFILE}`, the default, is "
+               "the tiny run CI checks. Pick another profile ("
+               + ", ".join(f"`{name}`" for name in PROFILES if name != DEFAULT_PROFILE)
+               + "; one YAML file each in `mathrl/profiles/`), give a YAML file of settings as `config_file`, or set a "
+               "number here; `papermill -p NAME VALUE` does the same headless. A name the notebook does not take is "
+               "refused.")
 
 SETUP = (
     ("# 00 · Setup", "00_setup",
