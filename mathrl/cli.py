@@ -29,7 +29,8 @@ import sys
 import traceback
 from dataclasses import fields
 
-from mathrl.config import PROFILES, DataConfig, apply_overrides, load_config, utf8_text, validate, yaml_problem
+from mathrl.config import (PROFILES, DataConfig, apply_overrides, load_config, setting_help, utf8_text, validate,
+                           yaml_problem)
 from mathrl.errors import ConfigError, MathrlError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -77,7 +78,7 @@ def _traceback_option(parser: argparse.ArgumentParser) -> None:
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data", "where the problems come from; each option sets data.FIELD")
-    helps = {f.name: f.metadata.get("help", "") for f in fields(DataConfig)}
+    helps = {f.name: setting_help(DataConfig, f.name) for f in fields(DataConfig)}
     for name in DATA_OPTIONS:
         group.add_argument(f"--{name.replace('_', '-')}", dest=f"data_{name}", metavar=name.split("_")[-1].upper(),
                            help=f"{helps[name]} (data.{name})")

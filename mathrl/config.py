@@ -10,6 +10,7 @@ import dataclasses
 import math
 import typing
 from dataclasses import dataclass, field, fields
+from typing import Literal
 from pathlib import Path
 
 import yaml
@@ -43,9 +44,10 @@ DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
 
 
 def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING, *, at_least=None, above=None,
-          at_most=None):
-    """A field with its help text and the range its value must lie in (checked by `coerce` on every door)."""
-    metadata = {"help": text, "at_least": at_least, "above": above, "at_most": at_most}
+          at_most=None, notes: dict[str, str] | None = None):
+    """A field with its help text and the range its value must lie in (checked by `coerce` on every door). A choice
+    field's type is a Literal of its choices: `{choices}` in the text shows them, each with its note if it has one."""
+    metadata = {"help": text, "notes": notes or {}, "at_least": at_least, "above": above, "at_most": at_most}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -53,7 +55,7 @@ def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING, *
 
 @dataclass
 class DataConfig:
-    source: str = _help("gsm8k | hub | file | reasoning_gym", "gsm8k")
+    source: Literal["gsm8k", "hub", "file", "reasoning_gym"] = _help("{choices}", "gsm8k")
     path: str | None = _help("local folder/file; None = the shipped copy for gsm8k, the Hub for 'hub'", None)
     hub_id: str = _help("Hub dataset id for source=gsm8k/hub when no path is given", "openai/gsm8k")
     hub_config: str | None = _help("Hub dataset configuration name", "main")
@@ -62,12 +64,14 @@ class DataConfig:
     limit: int | None = _help("keep only the first N rows (None = all)", None, at_least=1)
     question_field: str = _help("column holding the problem text", "question")
     answer_field: str = _help("column holding the answer or solution", "answer")
-    answer_style: str = _help("how the answer column gives the answer: gsm8k (#### N) | final | boxed", "gsm8k")
+    answer_style: Literal["gsm8k", "final", "boxed"] = _help("how the answer column gives the answer: {choices}", "gsm8k",
+                                                             notes={"gsm8k": "#### N"})
     gym_task: str = _help("reasoning-gym dataset for source=reasoning_gym", "gsm_symbolic")
     gym_size: int = _help("how many problems reasoning-gym generates", 500, at_least=1)
     gym_options: dict = _help("extra reasoning-gym dataset options, e.g. {max_digits: 1}", factory=dict)
-    worked_method: str = _help("worked steps written for reasoning-gym sums: tens_first (47 + 30 = 77, 77 + 8 = 85) | "
-                               "place_value (40 + 30 = 70, 7 + 8 = 15, 70 + 15 = 85)", "tens_first")
+    worked_method: Literal[WORKED_METHODS] = _help(
+        "worked steps written for reasoning-gym sums: {choices}", "tens_first",
+        notes={"tens_first": "47 + 30 = 77, 77 + 8 = 85", "place_value": "40 + 30 = 70, 7 + 8 = 15, 70 + 15 = 85"})
     seed: int = _help("seed for generated data and shuffles", 0, at_least=0)
     format: str = _help(f"output format: {' | '.join(FORMATS)}", DEFAULT_FORMAT)
     instruction_in_user_turn: bool = _help("repeat the format instruction in the user turn (small models need it)", True)
@@ -78,7 +82,8 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = _help(f"Hub id, local path, or the built-in {OFFLINE_MODEL!r}", OFFLINE_MODEL)
-    dtype: str = _help("auto | float32 | bfloat16 | float16; auto = bf16 on compute capability >= 8.0, else fp32", "auto")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _help(
+        "{choices}; auto = bf16 on compute capability >= 8.0, else fp32", "auto")
     lora: bool = _help("train LoRA adapters instead of all weights", False)
     lora_r: int = _help("LoRA rank", 16, at_least=1)
     lora_alpha: int = _help("LoRA alpha", 32, at_least=1)
@@ -92,15 +97,18 @@ class ModelConfig:
 @dataclass
 class RewardConfig:
     weights: dict[str, float] = _help("reward name -> weight; 0.0 keeps a reward as a logged metric", factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
-    correctness_mode: str = _help("binary | graded (exact / within tolerance / close / wrong)", "binary")
+    correctness_mode: Literal["binary", "graded"] = _help("{choices}", "binary",
+                                                          notes={"graded": "exact / within tolerance / close / wrong"})
     tolerance: float = _help("relative tolerance for a numeric match, applied only to golds that may be rounded "
                              "(decimals, roots); whole numbers and fractions must match exactly", 1e-6, at_least=0)
     rounded_digits: int = _help("a fraction gold with no finite decimal (2/3) also meets its correctly rounded decimal "
                                 "of at least this many significant digits (0.6667), graded tolerance; 0 = never", 4,
                                 at_least=0)
-    percent: str = _help("how P% meets a gold written without %: number (P: GSM8K's convention, 50% answers 50) | "
-                         "fraction (P/100: 28% answers 7/25) | auto (P, and P/100 when the other side is not a whole "
-                         "number: GSM8K's whole golds keep their convention, fraction golds get theirs)", "auto")
+    percent: Literal["auto", "number", "fraction"] = _help("how P% meets a gold written without %: {choices}", "auto", notes={
+        "auto": "P, and P/100 when the other side is not a whole number: GSM8K's whole golds keep their convention, "
+                "fraction golds get theirs",
+        "number": "P: GSM8K's convention, 50% answers 50",
+        "fraction": "P/100: 28% answers 7/25"})
     close_tolerance: float = _help("relative tolerance for 'close' in graded mode", 0.1, at_least=0)
     graded_scores: tuple[float, float, float, float] = _help("graded scores: exact, within tolerance, close, wrong", (3.0, 1.5, 0.5, -0.5))
     math_verify: bool = _help("fall back to math-verify for non-numeric answers (LaTeX, \\boxed{})", True)
@@ -125,8 +133,8 @@ class TrainConfig:
     top_p: float = _help("nucleus sampling", 1.0, above=0, at_most=1)
     beta: float = _help("KL coefficient (0 = no reference model)", 0.0, at_least=0)
     epsilon: float = _help("clip range", 0.2, above=0)
-    loss_type: str = _help("grpo | dapo | dr_grpo | bnpo", "dapo")
-    scale_rewards: str = _help("group | batch | none", "group")
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = _help("{choices}", "dapo")
+    scale_rewards: Literal["group", "batch", "none"] = _help("{choices}", "group")
     mask_truncated_completions: bool = _help("exclude truncated completions from the loss", False)
     gradient_checkpointing: bool = _help("trade compute for activation memory", True)
     max_grad_norm: float = _help("gradient clipping", 1.0, above=0)
@@ -166,7 +174,8 @@ class EvalConfig:
     max_new_tokens: int = _help("tokens generated per answer", 512, at_least=1)
     num_samples: int = _help("samples per question for maj@k/pass@k (1 = greedy only)", 1, at_least=1)
     temperature: float = _help("sampling temperature when num_samples > 1", 0.7, above=0)
-    headline_rule: str = _help("strict (answer field) | flexible (last number)", "strict")
+    headline_rule: Literal["strict", "flexible"] = _help("{choices}", "strict",
+                                                         notes={"strict": "answer field", "flexible": "last number"})
     use_vllm: bool = _help("generate with vLLM when installed", False)
     out: str = _help("folder for records and summary", "runs/eval")
     during_training_every: int = _help("score the validation problems greedily at the start, every N optimizer steps "
@@ -242,6 +251,10 @@ def coerce(value, hint, key: str, limits: dict | None = None):
 
 def _as_type(value, hint, key: str):
     origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ConfigError(f"{_named(key, value)}: choose {_either(typing.get_args(hint))}")
+        return value
     if hint is bool:
         # A bool only from a real boolean or an unambiguous word: bool("false") is True, which once turned
         # model.trust_remote_code: "false" into running a model folder's code.
@@ -278,6 +291,11 @@ def _as_type(value, hint, key: str):
             raise ConfigError(f"{_named(key, value)}: expected a list of {len(items)} numbers")
         return tuple(coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
     raise TypeError
+
+
+def _either(choices: tuple) -> str:
+    """'a, b or c' for a message."""
+    return f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]
 
 
 def _int_text(value):
@@ -487,12 +505,6 @@ def validate(cfg: Config) -> Config:
     _typed(cfg)
     get_format(cfg.data.format)
     t = cfg.train
-    if cfg.data.source not in ("gsm8k", "hub", "file", "reasoning_gym"):
-        raise ConfigError(f"data.source={cfg.data.source!r}: choose gsm8k, hub, file or reasoning_gym")
-    if cfg.data.answer_style not in ("gsm8k", "final", "boxed"):
-        raise ConfigError(f"data.answer_style={cfg.data.answer_style!r}: choose gsm8k, final or boxed")
-    if cfg.data.worked_method not in WORKED_METHODS:
-        raise ConfigError(f"data.worked_method={cfg.data.worked_method!r}: choose {' or '.join(WORKED_METHODS)}")
     answer_tag, d = get_format(cfg.data.format).answer.open, cfg.data
     if d.system_prompt is not None and answer_tag not in d.system_prompt and not d.instruction_in_user_turn:
         raise ConfigError(f"data.system_prompt never names the answer tag {answer_tag!r} and the user turn does not "
@@ -505,10 +517,6 @@ def validate(cfg: Config) -> Config:
             f"(per_device_train_batch_size x steps_per_generation = {generation_batch}); "
             f"e.g. --set train.per_device_train_batch_size={t.num_generations}"
         )
-    if t.loss_type not in ("grpo", "dapo", "dr_grpo", "bnpo"):
-        raise ConfigError(f"train.loss_type={t.loss_type!r}: choose grpo, dapo, dr_grpo or bnpo")
-    if t.scale_rewards not in ("group", "batch", "none"):
-        raise ConfigError(f"train.scale_rewards={t.scale_rewards!r}: choose group, batch or none")
     if t.dynamic_sampling_max_extra is not None and t.dynamic_sampling_max_extra < t.num_generations:
         raise ConfigError(f"train.dynamic_sampling_max_extra={t.dynamic_sampling_max_extra} is less than one group "
                           f"(train.num_generations={t.num_generations}), so nothing could be refilled: give at least "
@@ -529,16 +537,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"unknown reward(s) {', '.join(unknown)}; known rewards: {', '.join(DEFAULT_REWARD_WEIGHTS)}")
     if not any(w != 0 for w in cfg.rewards.weights.values()):
         raise ConfigError("rewards.weights: at least one reward needs a non-zero weight")
-    if cfg.rewards.percent not in ("auto", "number", "fraction"):
-        raise ConfigError(f"rewards.percent={cfg.rewards.percent!r}: choose auto, number or fraction")
-    if cfg.rewards.correctness_mode not in ("binary", "graded"):
-        raise ConfigError(f"rewards.correctness_mode={cfg.rewards.correctness_mode!r}: choose binary or graded")
-    if cfg.model.dtype not in ("auto", "float32", "bfloat16", "float16"):
-        raise ConfigError(f"model.dtype={cfg.model.dtype!r}: choose auto, float32, bfloat16 or float16")
     if cfg.model.load_in_4bit and not cfg.model.lora:
         raise ConfigError("model.load_in_4bit needs model.lora=true: 4-bit weights cannot be trained directly")
-    if cfg.eval.headline_rule not in ("strict", "flexible"):
-        raise ConfigError(f"eval.headline_rule={cfg.eval.headline_rule!r}: choose strict or flexible")
     return cfg
 
 
@@ -550,8 +550,22 @@ def field_help() -> list[tuple[str, str, str]]:
             continue
         for f in fields(section.default_factory()):
             default = getattr(section.default_factory(), f.name)
-            rows.append((f"{section.name}.{f.name}", repr(default), f.metadata.get("help", "") + _range_text(f.metadata)))
+            rows.append((f"{section.name}.{f.name}", repr(default),
+                         setting_help(section.default_factory, f.name) + _range_text(f.metadata)))
     return rows
+
+
+def choices(section, name: str) -> tuple:
+    """The values a choice field of a section (class or instance) accepts, from its Literal type; () for others."""
+    hint = _setting(section, name, name)[0]
+    return typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
+
+
+def setting_help(section, name: str) -> str:
+    """A setting's help text with a choice field's choices written in where it says `{choices}`."""
+    meta = _setting(section, name, name)[1]
+    shown = " | ".join(f"{c} ({meta['notes'][c]})" if c in meta["notes"] else c for c in choices(section, name))
+    return meta["help"].replace("{choices}", shown)
 
 
 def _range_text(limits: dict) -> str:

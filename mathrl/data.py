@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 
 from mathrl.arithmetic import worked_sum
-from mathrl.config import Config, DataConfig, option_type
+from mathrl.config import Config, DataConfig, choices, option_type
 from mathrl.errors import MathrlError
 from mathrl.formats import FormatSpec, get_format
 from mathrl.stats import percentile
@@ -270,8 +270,8 @@ def load_rows(cfg: DataConfig, split: str | None = None) -> list[dict]:
     """Rows for `split` (default cfg.split) from the configured source, first `cfg.limit` only."""
     split = split or cfg.split
     style = cfg.answer_style
-    if cfg.source not in ("gsm8k", "hub", "file", "reasoning_gym"):
-        raise DataError(f"data.source={cfg.source!r} is not a source: choose gsm8k, hub, file or reasoning_gym")
+    if cfg.source not in (sources := choices(DataConfig, "source")):
+        raise DataError(f"data.source={cfg.source!r} is not a source: choose {', '.join(sources[:-1])} or {sources[-1]}")
     if cfg.source == "file" and cfg.path is None:
         raise DataError("data.source=file needs a file or folder: pass --path FILE (or --set data.path=FILE)")
     if cfg.source == "reasoning_gym":
