@@ -470,20 +470,33 @@ PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
 def read_profiles(folder: str | Path = PROFILE_DIR) -> dict[str, dict]:
     """Every `NAME.yaml` in folder, by name: its `help` as "_help", then its settings as `section.field` keys in
-    file order. A profile file is a config file (`mathrl config` prints one) with a one-line `help`."""
-    profiles = {}
-    for path in sorted(Path(folder).glob("*.yaml")):
-        data = read_yaml(path)
+    file order. A profile file is a config file (`mathrl config` prints one) with a one-line `help`, and may start
+    from another profile (`extends: NAME`), so a variant states only what it changes."""
+    files = {path.stem: read_yaml(path) for path in sorted(Path(folder).glob("*.yaml"))}
+    profiles: dict[str, dict] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> dict:
+        if name in profiles:
+            return profiles[name]
+        path, data = Path(folder) / f"{name}.yaml", dict(files[name])
         help_text = data.pop("help", None)
         if not isinstance(help_text, str) or not help_text.strip():
             raise ConfigError(f"{path}: give the profile a one-line `help:` saying what it is for")
-        profiles[path.stem] = {"_help": help_text}
+        parent = data.pop("extends", None)
+        if parent is not None and parent not in files:
+            raise ConfigError(f"{path}: extends {parent!r}, which is not a profile; choose one of: {', '.join(files)}")
+        if parent in chain:
+            raise ConfigError(f"{path}: extends {parent!r}, which extends it back ({' -> '.join((*chain, parent))})")
+        settings = {k: v for k, v in resolve(parent, (*chain, parent)).items() if k != "_help"} if parent else {}
         for section, values in data.items():
             if section not in SECTIONS or not isinstance(values, dict):
                 raise ConfigError(f"{path}: {section!r} is not a section; use {', '.join(SECTIONS)}, each a mapping "
                                   "of field: value")
-            profiles[path.stem].update({f"{section}.{k}": v for k, v in values.items()})
-    return profiles
+            settings.update({f"{section}.{k}": v for k, v in values.items()})
+        profiles[name] = {"_help": help_text, **settings}
+        return profiles[name]
+
+    return {name: resolve(name, (name,)) for name in files}
 
 
 PROFILES: dict[str, dict] = read_profiles()

@@ -54,3 +54,37 @@ def test_every_profile_file_ships_with_the_package():
     assert files and set(config.PROFILES) == {f.stem for f in files}
     for path in files:
         assert any(fnmatch.fnmatch(path.relative_to(PROFILE_DIR.parent).as_posix(), p) for p in patterns), path
+
+
+def test_a_profile_extends_another_and_states_only_what_it_changes(tmp_path, monkeypatch):
+    (tmp_path / "base.yaml").write_text("help: the base\ntrain:\n  max_steps: 40\n  learning_rate: 5.0e-6\n")
+    (tmp_path / "short.yaml").write_text("help: a short variant\nextends: base\ntrain:\n  max_steps: 12\n")
+    profiles = read_profiles(tmp_path)
+    assert list(profiles) == ["base", "short"]
+    assert profiles["short"] == {"_help": "a short variant", "train.max_steps": 12, "train.learning_rate": 5e-6}
+    assert profiles["base"]["train.max_steps"] == 40
+    monkeypatch.setattr(config, "PROFILES", profiles)
+    cfg = load_config("short")
+    assert (cfg.train.max_steps, cfg.train.learning_rate) == (12, 5e-6)
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"a.yaml": "help: a\nextends: nowhere\n"}, "a.yaml: extends 'nowhere', which is not a profile; choose one of: a"),
+    ({"a.yaml": "help: a\nextends: b\n", "b.yaml": "help: b\nextends: a\n"},
+     "b.yaml: extends 'a', which extends it back (a -> b -> a)"),
+    ({"a.yaml": "help: a\nextends: a\n"}, "a.yaml: extends 'a', which extends it back (a -> a)"),
+])
+def test_a_broken_extends_is_named(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError) as err:
+        read_profiles(tmp_path)
+    assert message in str(err.value)
+
+
+def test_the_main_job_profile_is_cpu_learn_with_a_shorter_grpo_stage():
+    demo, learn = load_config("cpu-demo"), load_config("cpu-learn")
+    assert demo.data == learn.data and demo.model == learn.model and demo.rewards == learn.rewards
+    assert demo.train.format_warmup_steps == learn.train.format_warmup_steps > 0
+    assert demo.train.max_steps < learn.train.max_steps
+    assert demo.eval.during_training_every > 0 and demo.eval.during_training_limit > 0
