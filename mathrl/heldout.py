@@ -1,6 +1,7 @@
 """Held-out accuracy while training: a TRL callback scores fixed validation problems greedily, as `mathrl eval` does.
 
 Its figures join the step's row in metrics.jsonl (`heldout/accuracy` with its Wilson interval); the best step is kept.
+With a format warm-up, the step-0 row also holds the model before it (`heldout/before_warmup_accuracy`...).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mathrl.metrics import METRICS_FILE, append_jsonl, read_metrics
 
 PREFIX = "heldout/"
 ACCURACY = PREFIX + "accuracy"
+BEFORE_WARMUP = PREFIX + "before_warmup_"  # the step-0 row's figures for the model before the format warm-up
 VALIDATION_FILE = "validation.json"  # the validation problems' ids, beside metrics.jsonl
 RECORDS_DIR = "heldout"  # output_dir/heldout/step-N: what the model answered at each evaluation
 
@@ -110,29 +112,39 @@ class HeldOutCallback(TrainerCallback):
         self.cfg, self.rows, self.output_dir = cfg, rows, Path(output_dir)
         self.every, self.keep_best, self.echo = cfg.eval.during_training_every, cfg.train.keep_best, echo
         self.pending: dict | None = None
+        self.before_warmup_values: dict = {}  # joins the step-0 row, so it is written once, with it
         # Read before training starts, so every process takes the same decision before rank 0 writes anything. A run
         # killed before its first checkpoint restarts from the same seeded start: its step-0 row stands.
         self.start_done = any(r.get("step") == 0 and ACCURACY in r for r in read_metrics(self.output_dir))
 
-    def _score(self, state, model, tokenizer) -> dict:
+    def _score(self, state, model, tokenizer, folder: str | None = None, when: str | None = None) -> dict:
         step = state.global_step
+        folder, when = folder or f"step-{step}", when or f"step {step}"
         if state.is_world_process_zero:
-            summary = score_model(model, tokenizer, self.rows, self.cfg, self.output_dir / RECORDS_DIR / f"step-{step}")
+            summary = score_model(model, tokenizer, self.rows, self.cfg, self.output_dir / RECORDS_DIR / folder)
         else:
             with tempfile.TemporaryDirectory() as scratch:
                 summary = score_model(model, tokenizer, self.rows, self.cfg, scratch)
         values = heldout_values(summary)
-        self.echo(f"step {step}: held-out accuracy {values[ACCURACY]:.1%} ({values[PREFIX + 'correct']}/"
+        self.echo(f"{when}: held-out accuracy {values[ACCURACY]:.1%} ({values[PREFIX + 'correct']}/"
                   f"{values[PREFIX + 'n']}, 95% CI {values[PREFIX + 'accuracy_low']:.1%}-"
                   f"{values[PREFIX + 'accuracy_high']:.1%})")
         return values
+
+    def score_before_warmup(self, state, model, tokenizer) -> None:
+        """Score the model the format warm-up is about to train, for the step-0 row (BEFORE_WARMUP keys). A restart
+        that warms up again finds that row written and scores nothing: the base model's figures stand."""
+        if self.start_done:
+            return
+        values = self._score(state, model, tokenizer, "before-warmup", "before the format warm-up")
+        self.before_warmup_values = {BEFORE_WARMUP + key.removeprefix(PREFIX): value for key, value in values.items()}
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
         if state.global_step != 0 or self.start_done:
             return
         values = self._score(state, model, processing_class)
         if state.is_world_process_zero:
-            append_jsonl(self.output_dir / METRICS_FILE, {"step": 0, **values})
+            append_jsonl(self.output_dir / METRICS_FILE, {"step": 0, **self.before_warmup_values, **values})
 
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         step = state.global_step
@@ -173,6 +185,16 @@ def curve(output_dir: str | Path) -> list[dict]:
     return [{"step": r["step"], "accuracy": r[ACCURACY], "ci95": [r[PREFIX + "accuracy_low"], r[PREFIX + "accuracy_high"]],
              "correct": r[PREFIX + "correct"], "n": r[PREFIX + "n"]}
             for r in read_metrics(output_dir) if r.get(ACCURACY) is not None]
+
+
+def before_warmup(output_dir: str | Path) -> dict | None:
+    """The held-out score of the model before the format warm-up (accuracy, ci95, correct, n); None without one."""
+    for r in read_metrics(output_dir):
+        if r.get(BEFORE_WARMUP + "accuracy") is not None:
+            return {"accuracy": r[BEFORE_WARMUP + "accuracy"], "ci95": [r[BEFORE_WARMUP + "accuracy_low"],
+                    r[BEFORE_WARMUP + "accuracy_high"]], "correct": r[BEFORE_WARMUP + "correct"],
+                    "n": r[BEFORE_WARMUP + "n"]}
+    return None
 
 
 # --------------------------------------------------------------------------- which checkpoint is best

@@ -449,6 +449,8 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
         # A resumed checkpoint holds the warmed policy, but TRL rebuilt the KL reference from the model's path, before
         # the warm-up: the same seeded warm-up run on the reference rebuilds it.
         target = trainer.model if warmup else reference
+        if warmup and heldout is not None:  # the base model's score, so the curve shows what the warm-up gave
+            heldout.score_before_warmup(trainer.state, trainer.model, tokenizer)
         losses = format_warmup(target, tokenizer, rows, cfg.format, cfg.train.format_warmup_steps,
                                cfg.train.format_warmup_lr, cfg.train.per_device_train_batch_size, cfg.train.seed,
                                cfg.train.format_warmup_direct_share)

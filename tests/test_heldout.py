@@ -130,6 +130,7 @@ def test_each_evaluation_is_logged_exactly_once_across_kills_and_the_best_is_kep
     rows = read_metrics(tmp_path)
     assert [r["step"] for r in rows if ACCURACY in r] == [0, 1, 2, 3]  # each once: none lost, none twice
     assert [r["step"] for r in rows if "reward" in r] == [1, 2, 3]
+    assert not any(k.startswith(heldout.BEFORE_WARMUP) for r in rows for k in r)  # no warm-up, nothing before it
     assert [p["accuracy"] for p in curve(tmp_path)] == [0.25, 0.5, 0.25, 0.5]
     # rotation (save_total_limit=1) kept the best step's checkpoint beside the newest
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-3"]
@@ -138,6 +139,57 @@ def test_each_evaluation_is_logged_exactly_once_across_kills_and_the_best_is_kep
     assert "best on validation: step 1 (50.0%, 2/4, the last step 50.0%), kept as checkpoint-1" in chosen["why"]
     ids = json.loads((tmp_path / "validation.json").read_text())["ids"]
     assert len(ids) == 4 and not set(ids) & {r["id"] for r in eval_rows(cfg)}
+
+
+class ScriptedByFolder:
+    """Stands in for score_model: 0/4 before the format warm-up, 2/4 at every step; notes each folder it scored into
+    and a fingerprint of the weights it was handed."""
+
+    def __init__(self):
+        self.folders, self.weights = [], {}
+
+    def __call__(self, model, tokenizer, rows, cfg, out):
+        self.folders.append(out.name)
+        self.weights.setdefault(out.name, _fingerprint(model))
+        right = 0 if out.name == "before-warmup" else 2
+        return {"headline": {"accuracy": right / len(rows), "ci95": list(stats.wilson_interval(right, len(rows))),
+                             "correct": right, "n": len(rows)}, "format_compliance": {"sections_in_order": 0.0}}
+
+
+def _fingerprint(model):
+    return sum(float(p.detach().double().abs().sum()) for p in model.parameters())
+
+
+@pytest.mark.slow
+def test_the_model_before_the_format_warm_up_is_in_the_step_0_row_once_across_kills(tiny_model_dir, tmp_path,
+                                                                                       monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from mathrl.heldout import BEFORE_WARMUP, before_warmup
+    from mathrl.train import train
+
+    scripted = ScriptedByFolder()
+    monkeypatch.setattr(heldout, "score_model", scripted)
+    cfg = lambda: heldout_cfg(tiny_model_dir, tmp_path, **{"train.format_warmup_steps": 2,  # noqa: E731
+                                                             "train.format_warmup_lr": 1e-3})  # weights must move
+    with pytest.raises(SystemExit):  # killed after step 1, before any checkpoint
+        train(cfg(), callbacks=(StopAfter(1).callback,))
+    with pytest.raises(SystemExit):  # a fresh start warms up again, killed after step 3
+        train(cfg(), callbacks=(StopAfter(3).callback,))
+    result = train(cfg())  # resumes from checkpoint-2: no warm-up
+
+    assert result.resumed_from.name == "checkpoint-2"
+    assert scripted.folders.count("before-warmup") == 1  # the restart that warmed up again did not score it again
+    rows = read_metrics(tmp_path)
+    marked = [r for r in rows if BEFORE_WARMUP + "accuracy" in r]
+    assert [r["step"] for r in marked] == [0] and ACCURACY in marked[0]  # one row: step 0, beside the warmed score
+    assert (marked[0][BEFORE_WARMUP + "accuracy"], marked[0][ACCURACY]) == (0.0, 0.5)
+    assert before_warmup(tmp_path) == {"accuracy": 0.0, "ci95": pytest.approx([0.0, 0.49], abs=0.01), "correct": 0,
+                                       "n": 4}
+    # scored before the warm-up trained the weights: the base model's, not those the step-0 score saw
+    base = _fingerprint(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
+    assert scripted.weights["before-warmup"] == pytest.approx(base)
+    assert scripted.weights["step-0"] != pytest.approx(base)
 
 
 def _logged(folder, accuracies):

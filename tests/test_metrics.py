@@ -372,6 +372,19 @@ def test_live_curves_show_held_out_accuracy_beside_the_reward():
     assert len(plot_curves(rows[:1]).axes) == 2  # no held-out panel before anything is scored
 
 
+def test_live_curves_mark_the_model_before_the_format_warm_up():
+    import matplotlib
+
+    from test_plots import before_warmup_marker
+
+    matplotlib.use("Agg")
+    start = {"step": 0, "heldout/accuracy": 0.5, "heldout/accuracy_low": 0.2, "heldout/accuracy_high": 0.8,
+             "heldout/n": 4, "heldout/before_warmup_accuracy": 0.25, "heldout/before_warmup_accuracy_low": 0.05,
+             "heldout/before_warmup_accuracy_high": 0.7}
+    middle = plot_curves([start, *_run(2, reward=lambda i: 0.1 * i)]).axes[1]
+    assert before_warmup_marker(middle) == ((0, pytest.approx(25)), (pytest.approx(5), pytest.approx(70)))
+
+
 def test_curves_draw_every_reward_component():
     import matplotlib
 

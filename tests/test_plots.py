@@ -60,6 +60,35 @@ def test_reward_curves_show_held_out_accuracy_with_its_interval(metrics_log, tmp
     assert list(top.get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]
 
 
+def before_warmup_marker(ax):
+    """The step-0 marker of the model before the format warm-up: ((x, y), (interval low, high)), or None."""
+    from matplotlib.container import ErrorbarContainer
+
+    for container in ax.containers:
+        if isinstance(container, ErrorbarContainer) and container.get_label() == plots.BEFORE_WARMUP_LABEL:
+            data, _, (bars,) = container.lines
+            (segment,) = bars.get_segments()
+            return (data.get_xdata()[0], data.get_ydata()[0]), (segment[0][1], segment[1][1])
+    return None
+
+
+def test_reward_curves_mark_the_model_before_the_format_warm_up_with_its_interval(metrics_log, tmp_path):
+    from mathrl.metrics import read_metrics
+
+    start = {"step": 0, "heldout/accuracy": 0.5, "heldout/accuracy_low": 0.2, "heldout/accuracy_high": 0.8,
+             "heldout/correct": 5, "heldout/n": 10, "heldout/before_warmup_accuracy": 0.1,
+             "heldout/before_warmup_accuracy_low": 0.02, "heldout/before_warmup_accuracy_high": 0.4}
+    rows = read_metrics(metrics_log)
+    middle = plots.reward_curves([start, *rows], tmp_path).axes[1]
+    (x, y), (low, high) = before_warmup_marker(middle)
+    assert (x, y) == (0, pytest.approx(10)) and (low, high) == (pytest.approx(2), pytest.approx(40))
+    assert plots.BEFORE_WARMUP_LABEL in [t.get_text() for t in middle.get_legend().get_texts()]
+    (line,) = [ln for ln in middle.get_lines() if ln.get_label() == "greedy accuracy"]
+    assert list(line.get_ydata()) == [50]  # the warmed model's step-0 score stays on the curve
+    del start["heldout/before_warmup_accuracy"]  # a run without a warm-up: no marker
+    assert before_warmup_marker(plots.reward_curves([start, *rows], tmp_path).axes[1]) is None
+
+
 def test_length_curve_has_tokens_and_truncation_axes(metrics_log, tmp_path):
     fig = plots.length_curve(metrics_log, tmp_path)
     title, xlabel, ylabel = texts(fig)
