@@ -10,8 +10,8 @@ from mathrl import env, hosted
 
 # A Colab-like kernel: its own CUDA torch, an old transformers, no trl, everything else in range.
 INSTALLED = {
-    "torch": "2.8.0+cu126", "transformers": "4.57.1", "peft": "0.17.0", "datasets": "4.0.0",
-    "accelerate": "1.10.0", "math-verify": "0.8.0", "reasoning-gym": "0.1.25", "gguf": "0.17.0", "pyyaml": "6.0.2",
+    "torch": "2.8.0+cu126", "transformers": "4.57.1", "peft": "0.17.0", "datasets": "4.7.0",
+    "accelerate": "1.10.1", "math-verify": "0.8.0", "reasoning-gym": "0.1.25", "gguf": "0.17.0", "pyyaml": "6.0.2",
     "matplotlib": "3.10.0", "pandas": "2.2.2",
 }
 PINS = {"torch": ">=2.6", "transformers": "==5.23.0", "trl": "==1.16.0", "pandas": "==3.1.1"}
@@ -29,7 +29,7 @@ def colab_kernel(monkeypatch):
 
 
 def test_plan_installs_the_missing_and_the_out_of_range_at_their_pins_and_never_torch(colab_kernel):
-    # transformers 4.57 is below pyproject's >=5.0 and trl is absent: both at requirements.txt's pins.
+    # transformers 4.57 is below pyproject's floor and trl is absent: both at requirements.txt's pins.
     assert hosted.install_plan() == ["transformers==5.23.0", "trl==1.16.0"]
 
 
