@@ -52,14 +52,28 @@ def launch_command(config_file: str | Path, num_processes: int, launcher: str = 
     if accelerate_config is None:
         command.append("--multi_gpu")
     else:
-        path = Path(accelerate_config)
-        if not path.is_file():
-            path = ACCELERATE_CONFIGS / f"{accelerate_config.removesuffix('.yaml')}.yaml"
-        if not path.is_file():
-            shipped = ", ".join(p.stem for p in sorted(ACCELERATE_CONFIGS.glob("*.yaml")))
-            raise MathrlError(f"accelerate config {accelerate_config!r} not found; shipped: {shipped}")
-        command += ["--config_file", str(path)]
+        command += ["--config_file", str(accelerate_config_path(accelerate_config))]
     return [*command, *train]
+
+
+def accelerate_config_path(accelerate_config: str | Path) -> Path:
+    """A file, or the name of one in mathrl/accelerate_configs (zero2, zero3, fsdp, multi_gpu)."""
+    path = Path(accelerate_config)
+    if not path.is_file():
+        path = ACCELERATE_CONFIGS / f"{str(accelerate_config).removesuffix('.yaml')}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(p.stem for p in sorted(ACCELERATE_CONFIGS.glob("*.yaml")))
+        raise MathrlError(f"accelerate config {accelerate_config!r} not found; shipped: {shipped}")
+    return path
+
+
+def engine_of(accelerate_config: str | Path | None) -> str:
+    """The distributed_type an accelerate config asks for (MULTI_GPU, FSDP, DEEPSPEED); None is plain DDP."""
+    import yaml
+
+    if accelerate_config is None:
+        return "MULTI_GPU"
+    return yaml.safe_load(accelerate_config_path(accelerate_config).read_text())["distributed_type"]
 
 
 def stream(command: list[str], echo=print, on_idle=None) -> int:
@@ -108,12 +122,13 @@ def launch_training(cfg_or_args, num_processes: int | None = None, launcher: str
     in-process, or the output dir after a successful subprocess run; a failed subprocess raises MathrlError.
     """
     from mathrl.live import live_mode
-    from mathrl.train import preflight, save_config, train
+    from mathrl.train import check_engine, preflight, save_config, train
 
     cfg = resolve_config(cfg_or_args, overrides)
     count = num_processes or min(cfg.train.num_processes or visible_gpus(), visible_gpus())
     if count <= 1:
         return train(cfg)
+    check_engine(engine_of(accelerate_config))  # before accelerate's own launcher, which fails with a traceback
     preflight(cfg)  # fail here, in the cell, before two processes each load a model
     config_file = save_config(cfg)
     command = launch_command(config_file, count, launcher, accelerate_config)

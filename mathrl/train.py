@@ -94,10 +94,28 @@ def check_context(cfg: Config) -> None:
         )
 
 
+# accelerate runs FSDP and DeepSpeed only on GPUs: on CPU (its MULTI_CPU mode) it drops FSDP without a word and
+# trains plain DDP, and its DeepSpeed launcher needs CUDA. `accelerate launch` names the engine in these variables.
+GPU_ONLY_ENGINES = {"FSDP": "ACCELERATE_USE_FSDP", "DEEPSPEED": "ACCELERATE_USE_DEEPSPEED"}
+
+
+def check_engine(engine: str | None = None) -> None:
+    """Refuse FSDP or DeepSpeed (engine, else the one `accelerate launch` set in the environment) without a CUDA GPU."""
+    import torch
+
+    if engine is None:
+        engine = next((name for name, var in GPU_ONLY_ENGINES.items() if os.environ.get(var, "").lower() == "true"),
+                      None)
+    if engine in GPU_ONLY_ENGINES and not torch.cuda.is_available():
+        raise MathrlError(f"{engine} needs a CUDA GPU and none is visible: on CPU accelerate would train plain DDP "
+                          "instead (FSDP) or not start (DeepSpeed); on CPU launch with accelerate_configs/multi_gpu.yaml")
+
+
 def check_environment(cfg: Config) -> None:
     import torch
 
     t = cfg.train
+    check_engine()
     if t.require_gpu and not torch.cuda.is_available():
         raise MathrlError(
             f"profile {cfg.profile!r} needs a CUDA GPU and none is visible: enable the GPU (Colab: Runtime > Change "

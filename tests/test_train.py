@@ -441,6 +441,7 @@ def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir,
 RANK_SCRIPT = """
 import hashlib, os, sys
 import torch
+from accelerate.state import AcceleratorState
 from transformers import TrainerCallback
 from mathrl.config import load_config
 from mathrl.train import train
@@ -450,14 +451,16 @@ class Fingerprint(TrainerCallback):
         digest = hashlib.sha256()
         for name, p in sorted(model.state_dict().items()):
             digest.update(name.encode()); digest.update(p.detach().cpu().numpy().tobytes())
-        open(os.path.join(sys.argv[2], f"rank{os.environ['RANK']}.sha"), "w").write(digest.hexdigest())
+        engine = AcceleratorState().distributed_type.value  # the engine that ran, not the one the config asked for
+        open(os.path.join(sys.argv[2], f"rank{os.environ['RANK']}"), "w").write(f"{digest.hexdigest()} {engine}")
 
 train(load_config(config_file=sys.argv[1]), callbacks=(Fingerprint(),))
 """
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_stay_identical_and_only_rank_zero_writes(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("launcher", ["torchrun", "multi_gpu"])  # multi_gpu: the shipped DDP accelerate config
+def test_two_cpu_processes_stay_identical_and_only_rank_zero_writes(launcher, tiny_model_dir, tmp_path):
     out, probe = tmp_path / "run", tmp_path / "probe"
     probe.mkdir()
     cfg = tiny_cfg(tiny_model_dir, out, **{"train.max_steps": 2, "train.learning_rate": 1e-3,
@@ -466,17 +469,56 @@ def test_two_cpu_processes_stay_identical_and_only_rank_zero_writes(tiny_model_d
     script = tmp_path / "rank.py"
     script.write_text(RANK_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(config_file),
-               str(probe)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    if launcher == "torchrun":
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    else:  # the command launch_training runs, with the probing script in place of `-m mathrl train --config FILE`
+        command = launch_command(config_file, 2, accelerate_config=launcher)
+        assert command[-5:] == ["-m", "mathrl", "train", "--config", str(config_file)]
+        command = command[:-5]
+    done = subprocess.run([*command, str(script), str(config_file), str(probe)], env=env, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     fingerprints = {p.name: p.read_text() for p in probe.iterdir()}
     assert len(fingerprints) == 2 and len(set(fingerprints.values())) == 1
+    assert next(iter(fingerprints.values())).endswith(" MULTI_CPU")  # DDP over gloo: accelerate's name on CPU
     assert [r["step"] for r in read_metrics(out)] == [0, 1, 2]  # one row per step: rank 1 wrote nothing
     assert all(r["heldout/n"] == 2 for r in read_metrics(out))  # both ranks scored held-out problems, rank 0 wrote
     assert len(read_samples(out)) == 2 * 4
     assert done.stdout.count("[mathrl] done: step 2") == 1
     assert (out / "checkpoint-2" / COMPLETE_MARKER).is_file() and (out / "final" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a GPU")
+def test_the_fsdp_config_on_cpu_is_refused_by_every_rank_before_the_output_dir_exists(tiny_model_dir, tmp_path):
+    # Launched as accelerate launches it: mathrl train, not launch_training's own check, must refuse.
+    out = tmp_path / "run"
+    config_file = tiny_cfg(tiny_model_dir, out).save(tmp_path / "config.yaml")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(launch_command(config_file, 2, accelerate_config="fsdp"), env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0 and not out.exists()
+    assert (done.stdout + done.stderr).count("FSDP needs a CUDA GPU and none is visible") == 2
+
+
+@pytest.mark.parametrize("name", ["fsdp", "zero2", "zero3"])
+def test_engines_that_need_a_gpu_are_refused_on_cpu_before_anything_starts(name, tiny_model_dir, tmp_path,
+                                                                         monkeypatch):
+    import torch
+
+    import mathrl.launch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(mathrl.launch, "stream", lambda *a, **k: pytest.fail("a refused engine was launched"))
+    out = tmp_path / "run"
+    engine = "FSDP" if name == "fsdp" else "DEEPSPEED"
+    with pytest.raises(MathrlError, match=f"^{engine} needs a CUDA GPU .*multi_gpu.yaml$"):
+        launch_training(tiny_cfg(tiny_model_dir, out), num_processes=2, accelerate_config=name)
+    assert not out.exists()
+    # Under `accelerate launch` the engine arrives as an environment variable; `mathrl train` reads it.
+    monkeypatch.setenv(f"ACCELERATE_USE_{engine}", "true")
+    assert cli.main(["train", "--config", str(tiny_cfg(tiny_model_dir, out).save(tmp_path / "c.yaml"))]) == 2
+    assert not out.exists()
 
 
 def test_launch_command_per_accelerate_config(tmp_path):
