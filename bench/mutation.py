@@ -3,6 +3,7 @@ own fast test file; results to bench/results/mutation.json and the survivors' ta
 
     python bench/mutation.py                    # every module below (tens of minutes on 2 cores)
     python bench/mutation.py stats metrics      # only these
+    python bench/mutation.py --named            # the NAMED one-line bugs, each against the test that must catch it
     python bench/mutation.py --docs             # rewrite docs/mutation.md from the committed results
 
 Needs `pip install -e ".[mutation]"`. Not run in CI (too slow); run it after changing one of these modules or its
@@ -40,29 +41,84 @@ MODULES = {
         "MetricsCallback._warn"]),
     "hosted": ("mathrl/hosted.py", "tests/test_hosted.py", ["install_plan", "install_missing"]),
     "rewards": ("mathrl/rewards.py", "tests/test_rewards.py", None),
-    "parsing": ("mathrl/parsing.py", "tests/test_parsing.py", None),
+    # answer extraction: which answer a completion is graded on, and when hedging pays nothing
+    "parsing": ("mathrl/parsing.py", "tests/test_parsing.py", [
+        "_blocks", "_stated", "_last_side", "_agree", "_boxed", "_last_number", "_math_span", "_answer_is",
+        "extract_answer", "_extract"]),
     "config": ("mathrl/config.py", "tests/test_config.py", ["validate"]),
-    "train": ("mathrl/train.py", "tests/test_train.py", ["find_checkpoint", "is_complete", "checkpoint_step"]),
+    # checkpoint finding and resume: which folder a rerun resumes from, what it deletes, whether it is finished
+    "train": ("mathrl/train.py", "tests/test_train.py", [
+        "_step", "is_ours", "is_complete", "mark_complete", "checkpoint_problem", "find_checkpoint", "checkpoint_step",
+        "rotate_checkpoints", "remove_stale", "finished_step"]),
 }
+
+# Tests left out of a module's mutation run, with why: each costs most of the run on every surviving mutant, and checks
+# only that hostile input never raises or goes quadratic, which the module's other tests also exercise.
+LEFT_OUT = {
+    "parsing": {"tests/test_parsing.py::test_parser_never_raises":
+                "hypothesis fuzzing for exceptions: 90 s of the 117 s a surviving mutant costs"},
+}
+
+# One-line bugs that once went unnoticed, each with the test that must now catch it: (what breaks, module, the code as
+# written, the same code broken, the test). `--named` applies each in a scratch copy and runs its test on the original
+# (must pass) and on the broken code (must fail).
+NAMED = [
+    ("paired-difference variance with its sign flipped", "mathrl/stats.py",
+     "(better + worse) / n**2 - (better - worse) ** 2 / n**3", "(better + worse) / n**2 + (better - worse) ** 2 / n**3",
+     "tests/test_stats.py::test_paired_difference_matches_agrestis_presidential_approval_example"),
+    ("McNemar's switch from exact to chi-square moved by one discordant pair", "mathrl/stats.py",
+     "if b + c < EXACT_MCNEMAR_BELOW:", "if b + c <= EXACT_MCNEMAR_BELOW:",
+     "tests/test_stats.py::test_mcnemar_switches_to_chi_square_at_exactly_25_discordant_pairs"),
+    ("resume trimming warnings.log at `< step` instead of `<= step`", "mathrl/metrics.py",
+     "if _warning_step(line) <= step]", "if _warning_step(line) < step]",
+     "tests/test_metrics.py::test_truncate_keeps_the_resumed_step_itself_in_every_log"),
+    ("the hosted installer's never-install-torch rule removed", "mathrl/hosted.py",
+     'if name == "torch":\n            continue\n', "",
+     "tests/test_hosted.py::test_plan_never_installs_torch_even_when_it_is_missing"),
+    ("find_checkpoint ordering checkpoints by name (checkpoint-950 after checkpoint-1000)", "mathrl/train.py",
+     "sorted(marked, key=_step, reverse=True)", "sorted(marked, key=lambda p: p.name, reverse=True)",
+     "tests/test_train.py::test_the_newest_checkpoint_is_found_by_step_number_not_by_name"),
+    ("the answer parser's hedge check removed (`18 or 19` paid as 18)", "mathrl/parsing.py",
+     "if len({format_value(v) if (v := answer_value(t)) else t for t in tokens}) > 1:\n        return _HEDGE\n", "",
+     "tests/test_parsing.py::test_an_answer_naming_two_values_is_a_hedge_everywhere"),
+]
+NAMED_RESULTS = ROOT / "bench" / "results" / "mutation_named.json"
 
 # Survivors no test can kill, keyed by "function | original line | mutated line" (stable when mutmut renumbers), with
 # the reason no input can tell them from the original.
 EQUIVALENT = json.loads((ROOT / "bench" / "mutation_equivalent.json").read_text(encoding="utf-8"))
 
 
-def _scratch_copy(module: str, test_file: str, where: Path) -> None:
+# mutmut forks each mutant's test run from a process that already ran the tests with the original code: an answer the
+# parser cached there would hide the mutant, so every functools cache in mathrl is emptied before each test.
+FRESH_CACHES = """
+
+@pytest.fixture(autouse=True)
+def _fresh_mathrl_caches():
+    for name, module in list(sys.modules.items()):
+        if name == "mathrl" or name.startswith("mathrl."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
+"""
+
+
+def _scratch_copy(module: str, test_file: str, where: Path, left_out=()) -> None:
     """The package, one test file, conftest and pytest's settings; data/ linked, since some tests read GSM8K."""
     shutil.copytree(ROOT / "mathrl", where / "mathrl", ignore=shutil.ignore_patterns("__pycache__"))
     (where / "tests").mkdir()
     for name in ("conftest.py", Path(test_file).name):
         shutil.copy(ROOT / "tests" / name, where / "tests" / name)
+    with open(where / "tests" / "conftest.py", "a", encoding="utf-8") as conftest:
+        conftest.write(FRESH_CACHES)
     shutil.copy(ROOT / "pyproject.toml", where / "pyproject.toml")
     (where / "data").symlink_to(ROOT / "data")
     (where / "setup.cfg").write_text(
         "[mutmut]\nsource_paths = mathrl/\n"
         f"only_mutate = {module}\n"
         "pytest_add_cli_args =\n    -x\n    -q\n    -m\n    not slow\n    -p\n    no:cacheprovider\n"
-        f"pytest_add_cli_args_test_selection = {test_file}\n"
+        + "".join(f"    --deselect\n    {test}\n" for test in left_out)
+        + f"pytest_add_cli_args_test_selection = {test_file}\n"
     )
 
 
@@ -95,7 +151,7 @@ def run_module(name: str) -> dict:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
         where = Path(tmp)
-        _scratch_copy(module, test_file, where)
+        _scratch_copy(module, test_file, where, LEFT_OUT.get(name, {}))
         run = subprocess.run(["mutmut", "run", "--max-children", "1", *patterns], cwd=where, env=env,
                              capture_output=True, text=True)
         meta = where / "mutants" / (module + ".meta")
@@ -116,9 +172,36 @@ def run_module(name: str) -> dict:
         for s in survivors:
             s["original"], s["mutated"] = _changed_lines(diffs[s["mutant"]])
     return {"module": module, "tests": test_file, "tool": f"mutmut {version('mutmut')}",
-            "functions": functions or "all", "mutants": len(selected),
+            "functions": functions or "all", "left_out": LEFT_OUT.get(name, {}), "mutants": len(selected),
             "killed": len(killed), "survived": len(survivors), "not_run": other,
             "minutes": round((time.time() - started) / 60, 1), "survivors": survivors}
+
+
+def run_named() -> list[dict]:
+    """Each NAMED bug applied by hand to a scratch copy: its test's exit status on the original and on the bug."""
+    env = dict(os.environ, PYTHONPATH="", TOKENIZERS_PARALLELISM="false", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
+    checks = []
+    with tempfile.TemporaryDirectory(prefix="mutation-named-") as tmp:
+        where = Path(tmp)
+        for what, module, written, broken, test in NAMED:
+            for path in ("mathrl", "tests"):
+                shutil.rmtree(where / path, ignore_errors=True)
+                shutil.copytree(ROOT / path, where / path, ignore=shutil.ignore_patterns("__pycache__"))
+            if not (where / "pyproject.toml").exists():
+                shutil.copy(ROOT / "pyproject.toml", where / "pyproject.toml")
+                (where / "data").symlink_to(ROOT / "data")
+            source = (where / module).read_text(encoding="utf-8")
+            if source.count(written) != 1:
+                sys.exit(f"{module} no longer holds `{written}` exactly once: update NAMED")
+            command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test]
+            original = subprocess.run(command, cwd=where, env=env, capture_output=True).returncode
+            (where / module).write_text(source.replace(written, broken), encoding="utf-8")
+            mutated = subprocess.run(command, cwd=where, env=env, capture_output=True).returncode
+            checks.append({"bug": what, "module": module, "written": written.strip(), "broken": broken.strip(),
+                           "test": test, "passes_on_original": original == 0, "fails_on_bug": mutated == 1})
+            print(f"{what}: {test} {'passes' if original == 0 else 'FAILS'} on the original, "
+                  f"{'fails' if mutated == 1 else 'does NOT fail'} on the bug", flush=True)
+    return checks
 
 
 def judged(result: dict) -> dict:
@@ -135,7 +218,7 @@ def judged(result: dict) -> dict:
             "meets_target": score >= TARGET}
 
 
-def write_docs(results: dict) -> None:
+def write_docs(results: dict, named: list[dict]) -> None:
     lines = ["# Mutation testing", "",
              "Generated by `python bench/mutation.py --docs` from bench/results/mutation.json; do not edit by hand.",
              "",
@@ -147,6 +230,21 @@ def write_docs(results: dict) -> None:
     for r in results.values():
         lines.append(f"| {r['module']} | {r['tests']} | {r['mutants']} | {r['killed']} | {r['survived']} | "
                      f"{r['equivalent']} | {r['killed_share_of_non_equivalent']:.0%} |")
+    lines += ["", "Functions mutated, where not the whole module:", ""]
+    lines += [f"- {r['module']}: {', '.join(f'`{f}`' for f in r['functions'])}" + (f" ({r['note']})" if r.get("note") else "")
+              for r in results.values() if r["functions"] != "all"]
+    left_out = [(r["module"], test, why) for r in results.values() for test, why in r.get("left_out", {}).items()]
+    if left_out:
+        lines += ["", "Tests left out of a module's run:", ""] + [f"- {m}: `{t}` ({why})" for m, t, why in left_out]
+    if named:
+        lines += ["", "## Named bugs", "",
+                  "One-line bugs that once went unnoticed, applied by hand (`python bench/mutation.py --named`); each",
+                  "must leave its test green on the original code and turn it red.", "",
+                  "| bug | module | test | green on the original | red on the bug |", "| --- | --- | --- | --- | --- |"]
+        for c in named:
+            cells = [c["bug"], c["module"], f"`{c['test'].split('::')[-1]}`", "yes" if c["passes_on_original"] else "NO",
+                     "yes" if c["fails_on_bug"] else "NO"]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", "## Survivors", "",
               "Each surviving mutant: the line as written, the line as mutated, and why it is equivalent (no input",
               "can tell them apart) or that it is a gap still open.", ""]
@@ -167,12 +265,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"modules to mutate, of {', '.join(MODULES)} (default: all)")
     parser.add_argument("--docs", action="store_true", help="only rewrite docs/mutation.md from the results")
+    parser.add_argument("--named", action="store_true", help="only check that each NAMED bug turns its test red")
     args = parser.parse_args()
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
         parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results = {name: judged(r) for name, r in results.items()}
+    named = json.loads(NAMED_RESULTS.read_text()) if NAMED_RESULTS.exists() else []
+    if args.named:
+        named = run_named()
+        NAMED_RESULTS.write_text(json.dumps(named, indent=1) + "\n")
+        write_docs(results, named)
+        return
     if not args.docs:
         for name in args.modules or MODULES:  # one at a time: the machine has two shared cores
             results[name] = judged(run_module(name))
@@ -182,7 +287,7 @@ def main() -> None:
                   f"{r['minutes']} min", flush=True)
             RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    write_docs(results)
+    write_docs(results, named)
 
 
 if __name__ == "__main__":

@@ -301,3 +301,66 @@ def test_parser_is_linear_on_hostile_text(text):
     small, large = cost(text[: len(text) // 10]), cost(text)
     assert large < 1.0
     assert large < 40 * small + 0.02  # quadratic would be ~100x; linear is ~10x
+
+
+@pytest.mark.parametrize(
+    "text, side",
+    [
+        ("x = 72", "72"),  # the value after the equals sign
+        ("a=3+4=7", "7"),  # a chain: its last side
+        ("= 12", "12"),  # an answer that opens with the sign
+        ("y <= 5", "y <= 5"),  # a bound, not an equation: the text itself
+        ("<=5", "<=5"),  # a bound at the very start
+        ("x != 3", "x != 3"),  # not equal is no equation either
+        ("x = 12, which is <= 20", "12, which is <= 20"),  # the bound's 20 is never the answer
+        ("a = 1, b = 2 >= 0", "2 >= 0"),  # the last equation before the bound
+        ("=5 >= 4", "5 >= 4"),  # that equation at the very start
+        ("a =<= 3", "<= 3"),  # an equals sign right before the bound's
+        ("X=5", "5"),  # a capital letter before the sign is a variable, not an operator
+        ("= 5!", "5!"),  # an exclamation after the only sign, which opens the text
+    ],
+)
+def test_the_last_side_of_an_equation_skips_comparison_operators(text, side):
+    from mathrl.parsing import _last_side
+
+    assert _last_side(text) == side
+
+
+@pytest.mark.parametrize(
+    "field, expected",
+    [
+        ("= 3 + 4", "3 + 4"),  # the side after a leading sign, evaluated later (7)
+        ("x = 12, which is <= 20", None),  # 12 and a bound of 20: two values, never paid as 20
+        ("Paris", "Paris"),  # no number: the words themselves, for an exact text match
+        ("Natalia sold 72 clips", "72"),  # one number among words
+        ("2\\pi", "2\\pi"),  # LaTeX beyond plain numbers: whole, for math-verify, never just the 2
+    ],
+)
+def test_a_stated_answer_field_reads_as_its_one_value(field, expected):
+    found = extract_answer(f"<answer>{field}</answer>", "reasoning")
+    assert found == (Extraction(expected, "answer_tag") if expected is not None else Extraction(None, "conflict"))
+
+
+def test_an_answer_field_longer_than_any_number_is_passed_on_whole():
+    at_limit = "Natalia sold 72 clips " + "a" * 98  # MAX_NUMBER_CHARS (120) characters: still read
+    assert len(at_limit) == 120
+    assert extract_answer(f"<answer>{at_limit}</answer>", "reasoning").value == "72"
+    beyond = at_limit + "a"  # one more: too long to be an answer, never searched for a number
+    assert extract_answer(f"<answer>{beyond}</answer>", "reasoning").value == beyond
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The total is \\( (9+1) \\)", "(9+1)"),  # the last number closes an inline span: the whole span
+        ("First \\(a\\), then \\( (9+1) \\)", "(9+1)"),  # an earlier span, closed before the number, is not it
+        ("So \\[ (9+1) \\]", "(9+1)"),  # display math
+        ("\\(k = (9+1)\\)", "(9+1)"),  # a span that opens the text, with its last side
+        ("\\[k = (9+1)\\]", "(9+1)"),  # the same in display math
+        ("It costs $5, so $ (9+1) $.", "(9+1)"),  # dollar math after a currency dollar
+        ("The total is $ (9+1) $$", "(9+1)"),  # a stray second dollar after the span
+        ("So it is \\(\\$ (9+1)\\)", "\\$ (9+1)"),  # an escaped dollar inside an inline span
+    ],
+)
+def test_the_last_number_closing_a_math_span_gives_the_whole_span(text, expected):
+    assert extract_answer(text, "reasoning", rules=FLEXIBLE_RULES) == Extraction(expected, "last_number")

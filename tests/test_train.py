@@ -18,8 +18,8 @@ from mathrl.launch import launch_command, launch_training, stream
 from mathrl.metrics import read_metrics, read_samples
 from mathrl.models import choose_precision
 from mathrl.train import (
-    COMPLETE_MARKER, CONFIG_FILE, STARTED_MARKER, find_checkpoint, grpo_args, is_complete, mark_complete, preflight,
-    push_final, checkpoint_problem, remove_stale, rotate_checkpoints, save_config, train,
+    COMPLETE_MARKER, CONFIG_FILE, STARTED_MARKER, checkpoint_step, find_checkpoint, grpo_args, is_complete,
+    mark_complete, preflight, push_final, checkpoint_problem, remove_stale, rotate_checkpoints, save_config, train,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,13 +180,13 @@ def test_a_failed_push_says_how_to_retry_and_keeps_the_model(tiny_model_dir, tmp
 # --------------------------------------------------------------------------- checkpoints and resume
 
 
-def fake_checkpoint(folder, step, marker=COMPLETE_MARKER, weights=True):
+def fake_checkpoint(folder, step, marker=COMPLETE_MARKER, weights=True, exist_ok=False):
     """A checkpoint-`step` folder as the Trainer leaves it: state and a readable safetensors file, plus `marker`."""
     from safetensors.torch import save_file
     import torch
 
     checkpoint = folder / f"checkpoint-{step}"
-    checkpoint.mkdir(parents=True)
+    checkpoint.mkdir(parents=True, exist_ok=exist_ok)
     (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     if weights:
         save_file({"w": torch.full((64,), float(step))}, checkpoint / "model.safetensors")
@@ -208,7 +208,12 @@ def test_half_written_checkpoints_are_never_picked(tmp_path):
     fake_checkpoint(tmp_path, 4, marker=STARTED_MARKER)  # killed before the marker
     (fake_checkpoint(tmp_path, 6) / "trainer_state.json").unlink()  # no trainer state
     fake_checkpoint(tmp_path, 8, marker=None)  # a plain TRL run's checkpoint: not mathrl's to resume
-    assert find_checkpoint(tmp_path).name == "checkpoint-2"
+    best = fake_checkpoint(tmp_path, 10)
+    best.rename(tmp_path / "checkpoint-best")  # a user's copy of a complete checkpoint: not a step number
+    skipped = []
+    assert find_checkpoint(tmp_path, skipped).name == "checkpoint-2"
+    # only the complete-marked one is reported as damaged; unfinished and foreign folders are passed over
+    assert [folder.name for folder, _ in skipped] == ["checkpoint-6"]
     assert find_checkpoint(tmp_path / "missing") is None
 
 
@@ -220,11 +225,19 @@ def test_half_written_checkpoints_are_never_picked(tmp_path):
     (lambda c: (c / "model.safetensors").write_bytes(b"x" * (c / "model.safetensors").stat().st_size),
      "model.safetensors is damaged"),
     # a file the save wrote is gone
-    (lambda c: (c / "trainer_state.json").unlink(), "missing"),
+    (lambda c: (c / "trainer_state.json").unlink(), "^trainer_state.json, weights or the completion marker missing$"),
+    # a file only the marker knows of (the optimizer state, say) is gone
+    (lambda c: (c / "optimizer.pt").unlink(), r"^optimizer.pt: missing, 11 were written$"),
+    # the trainer state is not JSON
+    (lambda c: (c / "trainer_state.json").write_text("{"), r"^unreadable trainer state or marker \(JSONDecodeError\)$"),
 ])
 def test_a_damaged_complete_checkpoint_is_skipped_for_the_previous_one(tmp_path, damage, problem):
     fake_checkpoint(tmp_path, 2)
-    damage(fake_checkpoint(tmp_path, 4))
+    damaged = tmp_path / "checkpoint-4"
+    damaged.mkdir()
+    (damaged / "optimizer.pt").write_bytes(b"x" * 11)  # written before the marker, so its size is recorded
+    fake_checkpoint(tmp_path, 4, exist_ok=True)
+    damage(damaged)
     skipped = []
     assert find_checkpoint(tmp_path, skipped).name == "checkpoint-2"
     assert [folder.name for folder, _ in skipped] == ["checkpoint-4"]
@@ -254,6 +267,63 @@ def test_only_mathrls_unfinished_or_damaged_checkpoints_are_removed(tmp_path):
     assert remove_stale(tmp_path, 2) == ["checkpoint-3", "checkpoint-4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-5"]
     assert snapshot(tmp_path / "checkpoint-5") == before
+
+
+def test_rotation_orders_by_step_number_and_keeps_the_newest_limit(tmp_path):
+    for step in (9, 10, 11, 12):
+        fake_checkpoint(tmp_path, step)
+    # by name, checkpoint-9 sorts last: it would pass for the newest and checkpoint-10 would go instead
+    assert rotate_checkpoints(tmp_path, 2) == ["checkpoint-9", "checkpoint-10"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-11", "checkpoint-12"]
+
+
+@pytest.mark.parametrize("limit", [None, 0, -1])
+def test_rotation_without_a_positive_limit_deletes_nothing(tmp_path, limit):
+    for step in (1, 2, 3):
+        fake_checkpoint(tmp_path, step)
+    assert rotate_checkpoints(tmp_path, limit) == []
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_rotation_of_an_empty_output_dir_deletes_nothing(tmp_path):
+    assert rotate_checkpoints(tmp_path, 1, keep=None) == []
+
+
+def test_a_half_written_checkpoint_before_the_resume_step_is_removed_and_damaged_ones_up_to_it_kept(tmp_path):
+    fake_checkpoint(tmp_path, 1, marker=STARTED_MARKER)  # an older run's save, killed midway
+    (fake_checkpoint(tmp_path, 2) / "model.safetensors").write_bytes(b"")  # damaged, but not a step replayed
+    (fake_checkpoint(tmp_path, 3) / "model.safetensors").write_bytes(b"")
+    fake_checkpoint(tmp_path, 4)
+    fake_checkpoint(tmp_path, 6)  # healthy past the resume step: the rerun saves it again itself
+    assert remove_stale(tmp_path, 3) == ["checkpoint-1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-3", "checkpoint-4",
+                                                          "checkpoint-6"]
+
+
+def test_removal_passes_over_every_folder_that_is_not_mathrls(tmp_path):
+    # many foreign folders, so that some come before mathrl's in the directory's order whatever it is
+    for step in range(100, 120):
+        fake_checkpoint(tmp_path, step, marker=None, weights=False)
+    fake_checkpoint(tmp_path, 1, marker=STARTED_MARKER)
+    fake_checkpoint(tmp_path, 2, marker=STARTED_MARKER)
+    fake_checkpoint(tmp_path, 3, marker=STARTED_MARKER).rename(tmp_path / "checkpoint-best")  # not a step number
+    assert remove_stale(tmp_path, 0) == ["checkpoint-1", "checkpoint-2"]
+    assert (tmp_path / "checkpoint-best" / STARTED_MARKER).is_file() and len(list(tmp_path.iterdir())) == 21
+
+
+def test_the_resume_step_is_the_trainer_states_and_zero_for_a_fresh_start(tmp_path):
+    checkpoint = fake_checkpoint(tmp_path, 7)
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 6, "best_metric": None}))
+    assert checkpoint_step(checkpoint) == 6  # the state's step, not the folder's name
+    assert checkpoint_step(None) == 0
+
+
+@pytest.mark.parametrize("marker", ["3", '{"step": 3}'], ids=["step only", "no file sizes"])
+def test_an_older_marker_without_file_sizes_still_resumes(tmp_path, marker):
+    checkpoint = fake_checkpoint(tmp_path, 3)
+    (checkpoint / COMPLETE_MARKER).write_text(marker)
+    assert checkpoint_problem(checkpoint) is None
+    assert find_checkpoint(tmp_path) == checkpoint
 
 
 def foreign_and_stale(out):
