@@ -69,6 +69,7 @@ def bootstrap() -> None:
 
     from mathrl.env import detect_platform
 
+    print(f"platform: {detect_platform()}; mathrl from {ROOT}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)], check=True)
     install_missing()
     if detect_platform() == "colab" and not Path("/content/drive/MyDrive").is_dir():

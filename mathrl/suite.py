@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = ("00_setup", "01_data_exploration", "02_reward_design", "03_grpo_training", "04_evaluation_and_plots")
 GITHUB_REPO = "mathrl/mathrl"  # the one place the public repository is named: links, clone URL
+REPO_ENV = "MATHRL_REPO"  # a fork's clone URL (or any path git clones), for the hosted first cell to fetch instead
 OUT_ENV = "MATHRL_OUT"  # where notebooks write when their out_dir parameter is None (nbval runs set it)
 
 # Each notebook's parameters cell, as (name, default, comment); notebooks/build.py writes the cells from it. Names and

@@ -18,14 +18,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 from mathrl.config import DEFAULT_PROFILE, PROFILES  # noqa: E402
-from mathrl.suite import GITHUB_REPO, NOTEBOOKS, PARAMETERS, colab_url, kaggle_url  # noqa: E402
+from mathrl.suite import GITHUB_REPO, NOTEBOOKS, PARAMETERS, REPO_ENV, colab_url, kaggle_url  # noqa: E402
 
 IGNORE, SKIP = "# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP"
 METADATA = {
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
     "language_info": {"name": "python"},
 }
-CLONE_DIR = "/tmp/mathrl"
 
 
 def params(name: str) -> dict:
@@ -48,10 +47,13 @@ def opening(title: str, name: str, intro: str) -> list[tuple]:
             "(never its CUDA torch) and keeps outputs on persistent storage (Kaggle: `/kaggle/working/runs`, Colab: "
             "Google Drive); locally it does nothing. Run top to bottom, or headless: "
             f"`papermill notebooks/{name}.ipynb out.ipynb -p profile cpu-smoke`.")
-    setup = f"""import os, sys
-if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
-    !test -d {CLONE_DIR} || git clone -q --depth 1 https://github.com/{GITHUB_REPO} {CLONE_DIR}
-    sys.path.insert(0, "{CLONE_DIR}")
+    setup = f"""import os, subprocess, sys, tempfile
+if {{"COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"}} & set(os.environ):
+    repo = os.environ.get("{REPO_ENV}", "https://github.com/{GITHUB_REPO}")  # a fork: set {REPO_ENV} to its URL
+    clone = os.path.join(tempfile.gettempdir(), "mathrl")
+    if not os.path.isdir(clone):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", repo, clone], check=True)
+    sys.path.insert(0, clone)
     from mathrl.hosted import bootstrap
     bootstrap()"""
     return [(f"{title}\n\n{links}\n\n{intro}\n\n{note}", setup)]

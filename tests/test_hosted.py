@@ -1,12 +1,19 @@
-"""The hosted first cell's installer: what it plans to install on a Colab or Kaggle kernel, and how it calls pip."""
+"""The hosted first cell: what it plans to install on a Colab or Kaggle kernel, how it calls pip, and the cell itself
+run headless in a simulated Kaggle and Colab kernel."""
 
+import json
+import os
+import shutil
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from mathrl import env, hosted
+from mathrl.env import read_pins as env_pins
 
 # A Colab-like kernel: its own CUDA torch, an old transformers, no trl, everything else in range.
 INSTALLED = {
@@ -80,3 +87,84 @@ def test_install_with_nothing_missing_runs_no_pip(monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran with nothing to install"))
     hosted.install_missing()
     assert capsys.readouterr().out == "every required package is present in a supported version\n"
+
+
+# --------------------------------------------------------------------------- the first cell, rehearsed
+
+# Installed in the simulated kernel: the main environment minus trl and math-verify, with transformers posing as the
+# older release a hosted image ships.
+MISSING = ("trl", "math_verify")
+PIP_STUB = """import json, os, sys
+with open(os.environ["PIP_CALLS"], "a") as log:
+    args = sys.argv[1:]
+    constraints = open(args[args.index("-c") + 1]).read() if "-c" in args else None
+    log.write(json.dumps({"args": args, "constraints": constraints}) + "\\n")
+"""
+SIMULATED = ("pip", "mathrl", "__editable__.mathrl", "transformers", "google")  # stubbed, cloned or faked below
+COLAB_DRIVE_STUB = "import os\n\ndef mount(path):\n    open(os.environ['DRIVE_MOUNTS'], 'a').write(path + '\\n')\n"
+
+
+def _kernel(tmp_path: Path) -> Path:
+    """A Python whose site-packages links to this one's, less MISSING and pip (a stub that records its calls)."""
+    kernel = tmp_path / "kernel"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(kernel)], check=True)
+    site = next((kernel / "lib").glob("python3*/site-packages"))
+    ours = Path(metadata.distribution("torch").locate_file(""))
+    for entry in ours.iterdir():
+        name = entry.name.split("-")[0].lower()
+        if name in (*MISSING, *SIMULATED) or name.endswith(".pth"):
+            continue
+        (site / entry.name).symlink_to(entry)
+    (site / "transformers").symlink_to(ours / "transformers")
+    old = site / "transformers-4.57.1.dist-info"
+    old.mkdir()
+    (old / "METADATA").write_text("Metadata-Version: 2.1\nName: transformers\nVersion: 4.57.1\n")
+    (site / "pip").mkdir()
+    (site / "pip" / "__main__.py").write_text(PIP_STUB)
+    (site / "google" / "colab").mkdir(parents=True)
+    (site / "google" / "colab" / "drive.py").write_text(COLAB_DRIVE_STUB)
+    return kernel / "bin" / "python"
+
+
+def _first_cell() -> str:
+    notebook = json.loads((ROOT / "notebooks" / "00_setup.ipynb").read_text())
+    return "".join(next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")["source"])
+
+
+def _repository(tmp_path: Path) -> Path:
+    """A git repository of this working tree's package, as a fork the first cell is pointed at would be."""
+    repo = tmp_path / "fork"
+    shutil.copytree(ROOT / "mathrl", repo / "mathrl", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        shutil.copy(ROOT / name, repo / name)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git[:3], "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "fork"], check=True)
+    return repo
+
+
+@pytest.mark.parametrize("platform, marker", [("kaggle", {"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}),
+                                              ("colab", {"COLAB_RELEASE_TAG": "release-colab_20250101-060000"})])
+def test_the_first_cell_fetches_the_fork_installs_only_what_is_missing_and_names_the_platform(platform, marker,
+                                                                                          tmp_path):
+    python, repo = _kernel(tmp_path), _repository(tmp_path)
+    calls, mounts, temp = tmp_path / "pip_calls.jsonl", tmp_path / "mounts", tmp_path / "tmp"
+    temp.mkdir()
+    kernel_env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "KAGGLE_KERNEL_RUN_TYPE", "COLAB_RELEASE_TAG", "COLAB_GPU")}
+    kernel_env.update(marker, MATHRL_REPO=str(repo), TMPDIR=str(temp), PIP_CALLS=str(calls),
+                      DRIVE_MOUNTS=str(mounts), MATHRL_OUT=str(tmp_path / "out"))
+    done = subprocess.run([str(python), "-c", _first_cell()], cwd=tmp_path, env=kernel_env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    clone = (temp / "mathrl").resolve()
+    assert f"platform: {platform}; mathrl from {clone}\n" in done.stdout  # the fork was cloned, and imported from there
+    pip = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert pip[0]["args"] == ["install", "-q", "--no-deps", "-e", str(clone)]
+    pins = env_pins()
+    assert pip[1]["args"][-3:] == [f"transformers{pins['transformers']}", f"trl{pins['trl']}",
+                                   f"math-verify{pins['math-verify']}"]
+    assert pip[1]["constraints"] == f"torch=={metadata.version('torch')}\n"  # holds torch, never installs it
+    assert len(pip) == 2 and not any(arg.startswith("torch") for call in pip for arg in call["args"])
+    assert (mounts.read_text() == "/content/drive\n") if platform == "colab" else not mounts.exists()
