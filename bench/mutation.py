@@ -35,10 +35,11 @@ MODULES = {
     "stats": ("mathrl/stats.py", "tests/test_stats.py", None),
     # all but _gpu_memory_gib, which returns None without a GPU
     "metrics": ("mathrl/metrics.py", "tests/test_metrics.py", [
-        "_clean", "append_jsonl", "read_jsonl_rows", "_rewrite_atomically", "truncate_after", "_warning_step",
+        "_clean", "append_jsonl", "truncate_after", "_warning_step",
         "read_metrics", "metrics_frame", "read_samples", "_last_user_text", "_completion_text", "sample_rows",
         "MetricsCallback.__init__", "MetricsCallback.on_train_begin", "MetricsCallback.on_log", "MetricsCallback._row",
         "MetricsCallback._warn"]),
+    "jsonl": ("mathrl/jsonl.py", "tests/test_jsonl.py", None),
     "hosted": ("mathrl/hosted.py", "tests/test_hosted.py", ["install_plan", "install_missing"]),
     "rewards": ("mathrl/rewards.py", "tests/test_rewards.py", None),
     # answer extraction: which answer a completion is graded on, and when hedging pays nothing

@@ -9,6 +9,7 @@ import json
 import statistics
 from pathlib import Path
 
+from mathrl import jsonl
 from mathrl.arithmetic import worked_sum
 from mathrl.config import Config, DataConfig, choices, option_type
 from mathrl.errors import MathrlError
@@ -45,20 +46,11 @@ def read_jsonl(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    records = []
-    for line_number, line in enumerate(_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            looks_csv = line_number == 1 and "," in line and not line.lstrip().startswith(("{", "["))
-            hint = "; it looks like CSV: name the file .csv" if looks_csv else ""
-            raise DataError(f"{path}:{line_number}: malformed JSON ({err.msg} at column {err.colno}){hint}") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
-        records.append(record)
-    return records
+    try:
+        return [record for _, record in jsonl.parse(_text(path).splitlines(), path)]
+    except jsonl.Malformed as err:
+        looks_csv = err.number == 1 and "," in err.line and not err.line.lstrip().startswith(("{", "["))
+        raise DataError(f"{err}{'; it looks like CSV: name the file .csv' if looks_csv else ''}") from None
 
 
 def _read_json(path: Path) -> list[dict]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
-from mathrl import stats
+from mathrl import jsonl, stats
 from mathrl.config import Config, option_type
 from mathrl.errors import ConfigError, MathrlError
 from mathrl.generation import (
@@ -71,32 +70,11 @@ def _sample(done, gold: str, cfg: Config) -> dict:
 
 def read_records(path: str | Path) -> dict[str, dict]:
     """Records by id; a torn last line (an interrupted write) is cut off the file so appends start clean."""
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    records, good_bytes = {}, 0
-    with path.open("rb") as handle:
-        lines = handle.readlines()
-    for number, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number < len(lines):
-                raise MathrlError(f"{path}:{number}: malformed record in the middle of the file; "
-                                  "delete the file to start over") from None
-            with path.open("r+b") as handle:
-                handle.truncate(good_bytes)
-            break
-        records[record["id"]] = record
-        good_bytes += len(line)
-    return records
-
-
-def append_records(path: Path, records: list[dict]) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        handle.flush()
-        os.fsync(handle.fileno())  # a batch on disk is a batch a rerun will not repeat
+    try:
+        return {record["id"]: record for record in jsonl.read_repairing(path)}
+    except jsonl.Malformed as err:
+        raise MathrlError(f"{err.path}:{err.number}: malformed record in the middle of the file; "
+                          "delete the file to start over") from None
 
 
 def _check_same_run(out: Path, run: dict) -> None:
@@ -218,7 +196,7 @@ def _generate_missing(rows, done: dict, path: Path, generate, tokenizer, cfg: Co
         for record in records:
             mine = record["tokens"] + sum(s["tokens"] for s in record.get("samples", []))
             record["seconds"] = seconds * mine / total  # the batch's time, shared by generated tokens
-        append_records(path, fresh)
+        jsonl.append(path, fresh)  # a batch on disk is a batch a rerun will not repeat
         done.update({r["id"]: r for r in fresh})
         bar.update(len(fresh))
     bar.close()

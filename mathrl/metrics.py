@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from mathrl import jsonl
 from mathrl.diagnostics import diagnose
 
 METRICS_FILE = "metrics.jsonl"
@@ -33,38 +33,8 @@ def _clean(value):
 
 
 def append_jsonl(path: str | Path, row: dict) -> None:
-    """Append one JSON line and fsync it, so a killed run loses at most the line being written."""
-    line = json.dumps({k: _clean(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def read_jsonl_rows(path: str | Path) -> list[dict]:
-    """Rows of a JSONL log; unparseable lines (a torn last line after a kill) are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
-
-
-def _rewrite_atomically(path: Path, lines: list[str]) -> None:
-    staging = path.with_name(path.name + ".tmp")
-    with open(staging, "w", encoding="utf-8") as handle:
-        handle.writelines(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
+    """Append one row (NaN and inf as null) as a fsynced JSON line, so a killed run loses at most that line."""
+    jsonl.append(path, [{k: _clean(v) for k, v in row.items()}])
 
 
 def truncate_after(output_dir: str | Path, step: int) -> int:
@@ -79,17 +49,16 @@ def truncate_after(output_dir: str | Path, step: int) -> int:
         if not path.is_file():
             continue
         raw = path.read_text(encoding="utf-8").splitlines()
-        rows = read_jsonl_rows(path)
-        kept = [json.dumps(r, ensure_ascii=False) + "\n" for r in rows if r.get("step", 0) <= step]
+        kept = [jsonl.line(r) for r in jsonl.read(path) if r.get("step", 0) <= step]
         dropped += len(raw) - len(kept)
         if len(kept) != len(raw):
-            _rewrite_atomically(path, kept)
+            jsonl.write_atomically(path, "".join(kept))
     warnings_path = Path(output_dir) / WARNINGS_FILE
     if warnings_path.is_file():
         lines = warnings_path.read_text(encoding="utf-8").splitlines(keepends=True)
         kept = [line for line in lines if _warning_step(line) <= step]
         if len(kept) != len(lines):
-            _rewrite_atomically(warnings_path, kept)
+            jsonl.write_atomically(warnings_path, "".join(kept))
     return dropped
 
 
@@ -104,7 +73,7 @@ def _warning_step(line: str) -> int:
 
 def read_metrics(output_dir: str | Path) -> list[dict]:
     """The metrics rows of a run in step order, tolerating a torn last line."""
-    return sorted(read_jsonl_rows(Path(output_dir) / METRICS_FILE), key=lambda r: r.get("step", 0))
+    return sorted(jsonl.read(Path(output_dir) / METRICS_FILE), key=lambda r: r.get("step", 0))
 
 
 def metrics_frame(output_dir: str | Path):
@@ -117,7 +86,7 @@ def metrics_frame(output_dir: str | Path):
 
 
 def read_samples(output_dir: str | Path) -> list[dict]:
-    return read_jsonl_rows(Path(output_dir) / SAMPLES_FILE)
+    return jsonl.read(Path(output_dir) / SAMPLES_FILE)
 
 
 # --------------------------------------------------------------------------- the callback

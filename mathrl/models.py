@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathrl import jsonl
 from mathrl.config import OFFLINE_MODEL, ModelConfig
 from mathrl.errors import ConfigError, MathrlError
 from mathrl.hardware import BF16_MIN_CAPABILITY, native_bf16
@@ -82,9 +83,7 @@ def _cache_problem(folder: Path) -> str | None:
 
 def _write_manifest(folder: Path) -> None:
     sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file() and p.name != CACHE_MANIFEST}
-    staging = folder / f"{CACHE_MANIFEST}.{os.getpid()}.tmp"
-    staging.write_text(json.dumps(sizes, indent=1))
-    os.replace(staging, folder / CACHE_MANIFEST)
+    jsonl.write_atomically(folder / CACHE_MANIFEST, json.dumps(sizes, indent=1))
 
 
 def materialize_offline_model(target: str | Path | None = None) -> Path:

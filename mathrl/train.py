@@ -20,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathrl import jsonl
 from mathrl.config import Config, option_type, validate
 from mathrl.errors import ConfigError, MathrlError
 from mathrl.notices import quiet_third_party
@@ -180,9 +181,7 @@ def _file_sizes(folder: Path) -> dict[str, int]:
 def mark_complete(folder: Path, step: int) -> None:
     """COMPLETE_MARKER with the step and every file's size, so a later truncation is seen before resuming."""
     marker = {"step": step, "files": _file_sizes(folder)}
-    staging = folder / f"{COMPLETE_MARKER}.tmp"
-    staging.write_text(json.dumps(marker, indent=1))
-    os.replace(staging, folder / COMPLETE_MARKER)
+    jsonl.write_atomically(folder / COMPLETE_MARKER, json.dumps(marker, indent=1))
     (folder / STARTED_MARKER).unlink(missing_ok=True)
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mathrl import evaluate as ev
+from mathrl import jsonl
 from mathrl.cli import main
 from mathrl.config import ConfigError, MathrlError, load_config
 from mathrl.data import make_prompt
@@ -131,7 +132,7 @@ def test_torn_last_line_is_dropped_and_cut_off(tmp_path):
     path = tmp_path / "records.jsonl"
     path.write_text(json.dumps({"id": "a"}) + "\n" + json.dumps({"id": "b"}) + "\n" + '{"id": "c", "compl')
     assert list(ev.read_records(path)) == ["a", "b"]
-    ev.append_records(path, [{"id": "c"}])
+    jsonl.append(path, [{"id": "c"}])
     assert list(ev.read_records(path)) == ["a", "b", "c"]
 
 
