@@ -102,7 +102,7 @@ def test_opens_with_colab_and_kaggle_links_and_the_hosted_setup_cell(name):
     assert nb.cells[0].cell_type == "markdown"
     assert colab_url(name) in nb.cells[0].source and kaggle_url(name) in nb.cells[0].source
     first = _code(nb)[0].source
-    assert "google.colab" in first and "KAGGLE_KERNEL_RUN_TYPE" in first and "pip" not in first.split("\n")[0]
+    assert "COLAB_RELEASE_TAG" in first and "KAGGLE_KERNEL_RUN_TYPE" in first and "pip" not in first.split("\n")[0]
 
 
 def test_sanitize_file_parses():
