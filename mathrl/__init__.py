@@ -3,4 +3,10 @@
 The package holds the logic (config, data, models, rewards, training, evaluation, plots); the notebooks call it.
 """
 
+from mathrl.notices import quiet_third_party
+
 __version__ = "0.1.0"
+
+# Any mathrl module may bring in transformers' trainer, which loads peft and bitsandbytes, whose notice is logged once at
+# import: the filter has to be in place before the first of them, wherever a notebook starts.
+quiet_third_party()

@@ -150,7 +150,7 @@ def check_fits_context(lengths: list[int], ids: list, max_new_tokens: int, conte
 
     >>> check_fits_context([100, 900], ["a", "b"], 200, 1024)
     Traceback (most recent call last):
-    mathrl.config.MathrlError: 1 prompt does not fit the model's context of 1024 tokens with 200 new tokens (first: b, 900 prompt tokens): lower eval.max_new_tokens to at most 124, or shorten the question
+    mathrl.errors.MathrlError: 1 prompt does not fit the model's context of 1024 tokens with 200 new tokens (first: b, 900 prompt tokens): lower eval.max_new_tokens to at most 124, or shorten the question
     """
     too_long = [(i, n) for i, n in zip(ids, lengths) if context is not None and n + max_new_tokens > context]
     if too_long:

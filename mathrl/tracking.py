@@ -21,7 +21,7 @@ def check_tracker(report_to: str) -> None:
     >>> check_tracker("none")
     >>> check_tracker("mlflow")
     Traceback (most recent call last):
-    mathrl.config.ConfigError: train.report_to='mlflow': choose none, trackio, wandb or tensorboard
+    mathrl.errors.ConfigError: train.report_to='mlflow': choose none, trackio, wandb or tensorboard
     """
     if report_to == "none":
         return
