@@ -1,5 +1,5 @@
 """Numbers and safe arithmetic: the one number lexer (exact values from the digits), an evaluator without eval(), and
-the `a op b = c` steps of worked solutions. The lowest layer: it imports nothing from mathrl.
+the `a op b = c` steps of worked solutions. The lowest layer: of mathrl it imports only the GSM8K solution syntax.
 
 Also writes worked steps for sums and differences that come without a solution.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+
+from mathrl.gsm8k import write_solution
 
 MAX_NUMBER_CHARS = 120  # longer "numbers" are junk, and the cap keeps every regex on short inputs
 MAX_EXPONENT = 64
@@ -298,7 +300,7 @@ def worked_sum(expression: str, method: str = "tens_first") -> str | None:
         return None
     first, terms = int(found[1]), [(op, int(digits)) for op, digits in _TERM.findall(found[2])]
     lines = _place_value(first, terms) if method == "place_value" else _tens_first(first, terms)
-    return "\n".join([*lines, f"#### {first + sum(n if op == '+' else -n for op, n in terms)}"])
+    return write_solution(lines, first + sum(n if op == "+" else -n for op, n in terms))
 
 
 def _tens_first(total: int, terms: list[tuple[str, int]]) -> list[str]:

@@ -14,6 +14,7 @@ from mathrl.arithmetic import worked_sum
 from mathrl.config import Config, DataConfig, choices, option_type
 from mathrl.errors import MathrlError
 from mathrl.formats import FormatSpec, get_format
+from mathrl.gsm8k import MARKER, split_solution
 from mathrl.stats import percentile
 
 SHIPPED_GSM8K = Path(__file__).resolve().parent.parent / "data" / "gsm8k"
@@ -177,10 +178,10 @@ def gold_from_gsm8k_solution(solution: str) -> str:
     """The final answer after the `#### ` marker, normalized; raises ValueError when there is none."""
     from mathrl.parsing import canonical_answer
 
-    marker = solution.rfind("####")
-    if marker < 0:
+    final = split_solution(solution)[1]
+    if final is None:
         raise ValueError("no '#### <answer>' line in the solution")
-    answer = canonical_answer(solution[marker + 4 :].strip())
+    answer = canonical_answer(final)
     if not answer:
         raise ValueError("the '####' line holds no answer")
     return answer
@@ -205,7 +206,7 @@ def _gold(value, style: str) -> tuple[str, str]:
         raise ValueError("the answer is empty")
     if to_number(text) is None:
         shown = text if len(text) <= 40 else text[:37] + "..."
-        worked = "; it is a worked solution ending in '#### N': use data.answer_style=gsm8k" if "####" in text else ""
+        worked = "; it is a worked solution ending in '#### N': use data.answer_style=gsm8k" if MARKER in text else ""
         raise ValueError(f"the answer {shown!r} is not a number under answer_style=final{worked}")
     return canonical_answer(text), ""
 

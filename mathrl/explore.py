@@ -15,11 +15,11 @@ from pathlib import Path
 from mathrl.config import Config, RewardConfig
 from mathrl.errors import ConfigError
 from mathrl.formats import FormatSpec
+from mathrl.gsm8k import MARKER, annotations, work_lines
 from mathrl.parsing import render_gold, to_number
 from mathrl.stats import percentile
 
 OPERATORS = {"+": "addition", "-": "subtraction", "*": "multiplication", "/": "division"}
-_ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _WORD_HYPHEN = re.compile(r"(?<=\w)-(?=[^\W\d])")  # 5-year-old, well-known: not a minus
 _QUESTION_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d]+|[-+*/×÷=<>^%()$]")
@@ -37,8 +37,7 @@ def steps(solution: str) -> int:
     >>> steps("Half of 48 is <<48/2=24>>24.\\nSo 48+24 = <<48+24=72>>72.\\n#### 72")
     2
     """
-    work = solution.split("####", 1)[0]
-    return sum(1 for line in work.splitlines() if line.strip())
+    return len(work_lines(solution))
 
 
 def operations(solution: str) -> list[str]:
@@ -48,7 +47,7 @@ def operations(solution: str) -> list[str]:
     ['division', 'addition', 'multiplication']
     """
     found = []
-    for expression in _ANNOTATION.findall(solution):
+    for expression in annotations(solution):
         left = expression.split("=", 1)[0]
         # a minus right after another operator or at the start is a sign, not a subtraction
         found += [OPERATORS[ch] for i, ch in enumerate(left) if ch in OPERATORS
@@ -253,7 +252,7 @@ def fixed_completions(row: dict, fmt: FormatSpec) -> dict[str, str]:
         # perturbations of a right answer
         "gold": gold,
         "wrong answer": _swap_answer(gold, fmt, wrong),
-        "no tags": row["solution"].replace("####", "The answer is"),
+        "no tags": row["solution"].replace(MARKER, "The answer is"),
         "answer only": gold[gold.index(sections["answer"].open):],
         "truncated": gold[: len(gold) // 2],
         "chatty": f"Sure! Let me help.\n{gold}\nHope this helps!",

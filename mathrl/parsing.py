@@ -13,6 +13,7 @@ from typing import NamedTuple
 from mathrl.arithmetic import LITERAL, MAX_NUMBER_CHARS, exact_value, literal_value
 from mathrl.arithmetic import equations  # noqa: F401  (the stepwise reward reads worked steps through the parser)
 from mathrl.formats import DEFAULT_FORMAT, FORMATS, FormatSpec
+from mathrl.gsm8k import MARKER, split_solution, strip_annotations, work_lines
 
 # Every rule `extract_answer` knows, in the order it tries them. Evaluation's strict rule is ("answer_tag",), its
 # flexible rule ("last_number",).
@@ -258,8 +259,8 @@ def canonical_answer(text) -> str:
 def gold_answer(text) -> str:
     """The canonical gold answer of a dataset row: after the last `####` when there is one, else the whole string."""
     text = as_text(text)
-    cut = text.rfind("####")
-    return canonical_answer(text[cut + 4:] if cut >= 0 else text)
+    final = split_solution(text)[1]
+    return canonical_answer(text if final is None else final)
 
 
 # --------------------------------------------------------------------------- answers
@@ -427,7 +428,7 @@ def extract_answer(text, fmt=DEFAULT_FORMAT, rules: tuple[str, ...] = RULES) -> 
 def _extract(text: str, spec: FormatSpec, rules: tuple[str, ...]) -> Extraction:
     for rule in rules:
         if rule in ("answer_tag", "hash"):
-            blocks = _blocks(text, *(_layout(spec)[2] if rule == "answer_tag" else ("####", "")))
+            blocks = _blocks(text, *(_layout(spec)[2] if rule == "answer_tag" else (MARKER, "")))
             if blocks is None:
                 return Extraction(None, "conflict")
             found = _agree([_stated(b) for b in blocks], rule)
@@ -517,17 +518,6 @@ def clear_caches() -> None:
 # --------------------------------------------------------------------------- gold rendering
 
 
-def _strip_annotations(line: str) -> tuple[str, list[str]]:
-    """A GSM8K line without its `<<a*b=c>>` calculator annotations, and the annotations' equations."""
-    out, notes, pos = [], [], 0
-    while (start := line.find("<<", pos)) >= 0 and (end := line.find(">>", start)) >= 0:
-        out.append(line[pos:start])
-        notes.append(line[start + 2:end])
-        pos = end + 2
-    out.append(line[pos:])
-    return "".join(out), notes
-
-
 def render_gold(solution, fmt=DEFAULT_FORMAT) -> str:
     """A GSM8K worked solution (`...<<48/2=24>>24...` lines, then `#### N`) written in the given output format.
 
@@ -538,10 +528,8 @@ def render_gold(solution, fmt=DEFAULT_FORMAT) -> str:
     #### 24
     """
     text, spec = as_text(solution), _spec(fmt)
-    cut = text.rfind("####")
-    answer = canonical_answer(text[cut + 4:] if cut >= 0 else "")
-    lines = [_strip_annotations(line.strip()) for line in (text[:cut] if cut >= 0 else text).splitlines()]
-    lines = [(line, notes) for line, notes in lines if line.strip()]
+    answer = canonical_answer(split_solution(text)[1] or "")
+    lines = [(line, notes) for line, notes in map(strip_annotations, work_lines(text)) if line.strip()]
     if spec.name == "stepwise":
         steps = [
             f"<STEP {n}> {line}" + "".join(f" @@@@ {a.replace('=', ' = ', 1)} @@@@" for a in notes) + " </STEP>"

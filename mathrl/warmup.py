@@ -9,6 +9,7 @@ import random
 import re
 
 from mathrl.arithmetic import evaluate
+from mathrl.gsm8k import write_solution
 from mathrl.parsing import render_gold, to_number
 
 _SUM = re.compile(r"-?\d+(?:\s*[-+*/]\s*\d+)+")
@@ -18,7 +19,7 @@ def warmup_text(row: dict, fmt) -> str:
     """The assistant turn to imitate: the gold solution in the format, or the restated problem when there is none."""
     # Some reasoning-gym rows (arithmetic with products, quotients or brackets) carry no worked solution; an empty
     # reasoning section would teach the model to skip reasoning, so the restated problem stands in for it.
-    solution = row.get("solution") or f"{row['question']}\n#### {row['answer']}"
+    solution = row.get("solution") or write_solution([row["question"]], row["answer"])
     return render_gold(solution, fmt)
 
 
@@ -29,7 +30,7 @@ def direct_text(row: dict, fmt) -> str:
     worth = (m.group() for m in _SUM.finditer(row["question"]) if value is not None and evaluate(m.group()) == value)
     expression = next(worth, None)
     line = f"{expression} = {row['answer']}" if expression else row["question"]
-    return render_gold(f"{line}\n#### {row['answer']}", fmt)
+    return render_gold(write_solution([line], row["answer"]), fmt)
 
 
 def _batch(rows: list[tuple[dict, bool]], tokenizer, fmt, device):
