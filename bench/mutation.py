@@ -62,7 +62,7 @@ LEFT_OUT = {
 
 # One-line bugs that once went unnoticed, each with the test that must now catch it: (what breaks, module, the code as
 # written, the same code broken, the test). `--named` applies each in a scratch copy and runs its test on the original
-# (must pass) and on the broken code (must fail).
+# (must pass) and on the broken code (must fail). A removed block takes the next line's indentation with it.
 NAMED = [
     ("paired-difference variance with its sign flipped", "mathrl/stats.py",
      "(better + worse) / n**2 - (better - worse) ** 2 / n**3", "(better + worse) / n**2 + (better - worse) ** 2 / n**3",
@@ -74,13 +74,13 @@ NAMED = [
      "if _warning_step(line) <= step]", "if _warning_step(line) < step]",
      "tests/test_metrics.py::test_truncate_keeps_the_resumed_step_itself_in_every_log"),
     ("the hosted installer's never-install-torch rule removed", "mathrl/hosted.py",
-     'if name == "torch":\n            continue\n', "",
+     'if name == "torch":\n            continue\n        ', "",
      "tests/test_hosted.py::test_plan_never_installs_torch_even_when_it_is_missing"),
     ("find_checkpoint ordering checkpoints by name (checkpoint-950 after checkpoint-1000)", "mathrl/train.py",
      "sorted(marked, key=_step, reverse=True)", "sorted(marked, key=lambda p: p.name, reverse=True)",
      "tests/test_train.py::test_the_newest_checkpoint_is_found_by_step_number_not_by_name"),
     ("the answer parser's hedge check removed (`18 or 19` paid as 18)", "mathrl/parsing.py",
-     "if len({format_value(v) if (v := answer_value(t)) else t for t in tokens}) > 1:\n        return _HEDGE\n", "",
+     "if len({format_value(v) if (v := answer_value(t)) else t for t in tokens}) > 1:\n        return _HEDGE\n    ", "",
      "tests/test_parsing.py::test_an_answer_naming_two_values_is_a_hedge_everywhere"),
 ]
 NAMED_RESULTS = ROOT / "bench" / "results" / "mutation_named.json"
@@ -196,6 +196,10 @@ def run_named() -> list[dict]:
                 sys.exit(f"{module} no longer holds `{written}` exactly once: update NAMED")
             command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test]
             original = subprocess.run(command, cwd=where, env=env, capture_output=True).returncode
+            try:  # a bug that does not compile fails every test and proves nothing
+                compile(source.replace(written, broken), module, "exec")
+            except SyntaxError as err:
+                sys.exit(f"the bug `{what}` does not compile ({err}): update NAMED")
             (where / module).write_text(source.replace(written, broken), encoding="utf-8")
             mutated = subprocess.run(command, cwd=where, env=env, capture_output=True).returncode
             checks.append({"bug": what, "module": module, "written": written.strip(), "broken": broken.strip(),
