@@ -26,6 +26,12 @@ def test_read_skips_torn_lines_and_non_objects(tmp_path):
     assert jsonl.read(tmp_path / "missing.jsonl") == []
 
 
+def test_read_keeps_reading_after_a_bad_line_in_the_middle(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2, "rew\n{"step": 3}\n')  # a torn append that a later run continued
+    assert jsonl.read(path) == [{"step": 1}, {"step": 3}]
+
+
 def test_read_repairing_cuts_a_torn_last_line_off_the_file(tmp_path):
     path = tmp_path / "records.jsonl"
     path.write_text('{"id": "a"}\n{"id": "b"}\n{"id": "c", "compl')
@@ -45,13 +51,19 @@ def test_read_repairing_refuses_damage_before_the_last_line(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"a": 1}\n{"a": }\n', r":2: malformed JSON \(Expecting value at column 7\)$"),  # the column of the fault
-    ('{"a": 1}\n"just a string"\n', r":2: expected a JSON object, got str$"),
+    ('{"a": 1}\n{"a": }\n', r"^data\.jsonl:2: malformed JSON \(Expecting value at column 7\)$"),  # the fault's column
+    ('{"a": 1}\n"just a string"\n', r"^data\.jsonl:2: expected a JSON object, got str$"),
 ])
-def test_parse_names_the_line_and_what_is_wrong(text, message):
+def test_parse_names_the_file_the_line_and_what_is_wrong(text, message):
     with pytest.raises(jsonl.Malformed, match=message) as caught:
         list(jsonl.parse(text.splitlines(), "data.jsonl"))
-    assert caught.value.number == 2
+    assert (caught.value.path, caught.value.number) == ("data.jsonl", 2)
+    assert caught.value.line == text.splitlines()[1]  # the bad line itself, for the caller's message
+
+
+def test_parse_without_a_path_names_the_lines_as_such():
+    with pytest.raises(jsonl.Malformed, match=r"^<lines>:1: expected a JSON object, got list$"):
+        list(jsonl.parse(["[1]"]))
 
 
 def test_write_atomically_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
