@@ -28,6 +28,7 @@ from mathrl.arithmetic import equations
 from mathrl.config import load_config
 from mathrl.evaluate import eval_rows, evaluate, read_records
 from mathrl.generation import stop_strings, transformers_generate
+from mathrl.heldout import read_selection
 from mathrl.metrics import read_metrics
 from mathrl.train import train
 
@@ -167,6 +168,14 @@ def main() -> int:
 
     comparison = warmup_against_grpo(before, after, judged)
     greedy, sampled = comparison["greedy"], comparison["sampled"]
+    # The checkpoint chosen on the validation problems (none of them declared), scored like the last one: selection
+    # never saw these problems, so its score on them is not biased by the choice.
+    chosen = read_selection(trained.output_dir) or {}
+    if chosen.get("best") and chosen["best"]["step"] != chosen["last_step"]:
+        best_dir = trained.output_dir / Path(chosen["best"]["checkpoint"]).name
+        best = scored(judged, str(best_dir), out / "eval_best", rows)
+        comparison["best_checkpoint"] = {"step": chosen["best"]["step"], "why": chosen["why"],
+                                         **warmup_against_grpo(before, best, judged)}
     result = {
         "name": args.name, "profile": cfg.profile, "overrides": args.overrides, "settings": cfg.to_dict()["train"],
         "problems": {"split": cfg.data.eval_split, "first": args.first, "n": len(rows), "ids": [r["id"] for r in rows]},
@@ -185,6 +194,10 @@ def main() -> int:
           f"{greedy['after_grpo']['accuracy']:.3f}, McNemar {greedy['mcnemar']}")
     print(f"sampled pass@1 ({args.samples} per problem): warm-up {sampled['after_warmup']:.3f}, after GRPO "
           f"{sampled['after_grpo']:.3f}, paired {sampled['paired']}")
+    if "best_checkpoint" in comparison:
+        best = comparison["best_checkpoint"]
+        print(f"best on validation, step {best['step']}: greedy {best['greedy']['after_grpo']['accuracy']:.3f}, "
+              f"McNemar {best['greedy']['mcnemar']}; sampled {best.get('sampled', {}).get('after_grpo')}")
     print(f"training: {result['training']}")
     print(f"target met: {result['target_met']}  (training {result['training_seconds']} s, all {result['seconds']} s)")
     return 0
