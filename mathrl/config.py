@@ -1,7 +1,7 @@
 """Typed run configuration: data, model, reward weights, GRPO and evaluation settings, and named profiles.
 
-The spine every layer reads: it imports only errors, formats and arithmetic's names. Load/save as YAML, override by
-`key=value`; `validate` checks a config before anything heavy loads.
+The spine every layer reads: it imports only errors, formats, arithmetic's names and the source registry's names.
+Load/save as YAML, override by `key=value`; `validate` checks a config before anything heavy loads.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import yaml
 from mathrl.arithmetic import WORKED_METHODS
 from mathrl.errors import ConfigError, MathrlError  # noqa: F401  (users catch both as mathrl.config's)
 from mathrl.formats import DEFAULT_FORMAT, FORMATS, FormatSpec, get_format
+from mathrl.sources import SOURCES
 
 # --------------------------------------------------------------------------- models
 
@@ -44,10 +45,12 @@ DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
 
 
 def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING, *, at_least=None, above=None,
-          at_most=None, notes: dict[str, str] | None = None):
+          at_most=None, notes: dict[str, str] | None = None, registry: dict | None = None):
     """A field with its help text and the range its value must lie in (checked by `coerce` on every door). A choice
-    field's type is a Literal of its choices: `{choices}` in the text shows them, each with its note if it has one."""
-    metadata = {"help": text, "notes": notes or {}, "at_least": at_least, "above": above, "at_most": at_most}
+    field's type is a Literal of its choices: `{choices}` in the text shows them, each with its note if it has one.
+    A field whose choices can grow is text checked against a `registry` (name -> entry with a `note`), read live."""
+    metadata = {"help": text, "notes": notes or {}, "at_least": at_least, "above": above, "at_most": at_most,
+                "registry": registry}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -55,7 +58,7 @@ def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING, *
 
 @dataclass
 class DataConfig:
-    source: Literal["gsm8k", "hub", "file", "reasoning_gym"] = _help("{choices}", "gsm8k")
+    source: str = _help("{choices}", "gsm8k", registry=SOURCES)
     path: str | None = _help("local folder/file; None = the shipped copy for gsm8k, the Hub for 'hub'", None)
     hub_id: str = _help("Hub dataset id for source=gsm8k/hub when no path is given", "openai/gsm8k")
     hub_config: str | None = _help("Hub dataset configuration name", "main")
@@ -246,6 +249,9 @@ def coerce(value, hint, key: str, limits: dict | None = None):
         raise ConfigError(f"{_named(key, value)}: expected {_type_name(hint)}") from None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         _check_limits(value, key, limits or {})
+    registry = (limits or {}).get("registry")
+    if registry is not None and value not in registry:
+        raise ConfigError(f"{_named(key, value)}: choose {_either(tuple(registry))}")
     return value
 
 
@@ -569,15 +575,19 @@ def field_help() -> list[tuple[str, str, str]]:
 
 
 def choices(section, name: str) -> tuple:
-    """The values a choice field of a section (class or instance) accepts, from its Literal type; () for others."""
-    hint = _setting(section, name, name)[0]
+    """The values a choice field of a section (class or instance) accepts, from its Literal type or its registry as it
+    is now; () for others."""
+    hint, meta = _setting(section, name, name)
+    if meta["registry"] is not None:
+        return tuple(meta["registry"])
     return typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
 
 
 def setting_help(section, name: str) -> str:
     """A setting's help text with a choice field's choices written in where it says `{choices}`."""
     meta = _setting(section, name, name)[1]
-    shown = " | ".join(f"{c} ({meta['notes'][c]})" if c in meta["notes"] else c for c in choices(section, name))
+    notes = {k: entry.note for k, entry in (meta["registry"] or {}).items()} | meta["notes"]
+    shown = " | ".join(f"{c} ({notes[c]})" if c in notes else c for c in choices(section, name))
     return meta["help"].replace("{choices}", shown)
 
 

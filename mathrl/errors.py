@@ -10,3 +10,7 @@ class MathrlError(Exception):
 
 class ConfigError(MathrlError, ValueError):
     """A configuration value is wrong; the message says which and how to fix it."""
+
+
+class DataError(MathrlError):
+    """Input data is missing or malformed; the message names the file, the line and the problem."""

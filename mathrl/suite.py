@@ -24,6 +24,7 @@ import yaml
 
 from mathrl.config import DEFAULT_PROFILE, PROFILES, Config, apply_overrides, load_config, validate
 from mathrl.errors import ConfigError, MathrlError
+from mathrl.sources import SOURCES, source_module
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -38,7 +39,7 @@ OUT_ENV = "MATHRL_OUT"  # where notebooks write when their out_dir parameter is 
 _PROFILE = ("profile", DEFAULT_PROFILE, " | ".join(PROFILES))
 _CONFIG = ("config_file", None, "a YAML file of settings over the profile, as `mathrl config` prints them")
 _MODEL = ("model", None, "None: the model of the profile; a Hub id or a local folder")
-_DATA = (("data_source", None, "None: the profile's; gsm8k | hub | file | reasoning_gym"),
+_DATA = (("data_source", None, f"None: the profile's; {' | '.join(SOURCES)}"),
          ("data_path", None, "None: the profile's (the shipped GSM8K copy for gsm8k)"))
 _OVERRIDES = ("overrides", {}, 'any setting, e.g. {"train.learning_rate": 1e-5}, over all of the above')
 _OUT = ("out_dir", None, "None: runs/notebooks, or persistent storage on Colab/Kaggle")
@@ -207,8 +208,7 @@ def describe_config(cfg: Config) -> str:
     """
     d, m, t, e = cfg.data, cfg.model, cfg.train, cfg.eval
     adapter = f"LoRA r={m.lora_r}" + (" on 4-bit weights" if m.load_in_4bit else "") if m.lora else "all weights"
-    source = "the shipped copy" if d.path is None and d.source == "gsm8k" else (d.gym_task if d.source == "reasoning_gym"
-                                                                                 else d.path or d.hub_id)
+    source = source_module(d.source).origin(d)
     weights = ", ".join(f"{name} {weight:g}" for name, weight in cfg.rewards.weights.items() if weight)
     return "\n".join([
         f"model    {m.name} (dtype {m.dtype}, trains {adapter})",

@@ -22,8 +22,15 @@ def _imports(source: str) -> set[str]:
     return found
 
 
+def module_name(path: Path) -> str:
+    """mathrl.data for mathrl/data.py, mathrl.sources for mathrl/sources/__init__.py."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def import_graph() -> dict[str, set[str]]:
-    modules = {f"mathrl.{p.stem}": p for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    """Each mathrl module, subpackages' included, and the mathrl modules it imports; the package itself is left out."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py"}
     return {name: (_imports(path.read_text(encoding="utf-8")) & modules.keys()) - {name}
             for name, path in modules.items()}
 
@@ -53,6 +60,8 @@ def test_the_cycle_finder_sees_a_cycle_through_a_function_level_import():
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"b"}}) is None
     assert _imports("def f():\n    from mathrl.config import Config\n") == {"mathrl.config"}
     assert _imports("from mathrl import stats\nimport mathrl.rewards as r\n") == {"mathrl.stats", "mathrl.rewards"}
+    assert {"mathrl.gsm8k", "mathrl.sources", "mathrl.sources.files"} <= import_graph().keys()  # leaf and subpackage
+    assert import_graph()["mathrl.gsm8k"] == set()  # the GSM8K solution reader is a leaf
 
 
 def test_the_package_has_no_import_cycle():
