@@ -10,9 +10,10 @@ from mathrl.config import FORMATS
 from mathrl.arithmetic import equations
 from fractions import Fraction
 
+from mathrl.formats import FormatSpec, Section
 from mathrl.parsing import (
-    FLEXIBLE_RULES, RULES, STRICT_RULES, Extraction, Value, answer_value, as_text, canonical_answer, extract_answer,
-    format_number, gold_answer, parse_sections, render_gold, to_number,
+    FLEXIBLE_RULES, MAX_BLOCKS, RULES, STRICT_RULES, Extraction, Value, answer_value, as_text, canonical_answer,
+    extract_answer, format_number, gold_answer, parse_sections, render_gold, to_number,
 )
 
 SOLUTION = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips altogether.\n#### 72"
@@ -189,6 +190,64 @@ def test_stated_answers_that_are_not_hedges(text, expected):
     assert extract_answer(text, "reasoning") == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("THE ANSWER IS 42.", Extraction("42", "answer_is")),  # shouted
+        ("the answer is 42", Extraction("42", "answer_is")),  # no full stop: the clause runs to the end
+        ("answer is 7, from 3 + 4", Extraction("7", "answer_is")),  # the phrase opens the text: not the last number 4
+        ("The answer is 5? No, wait: the answer is 7.", Extraction("7", "answer_is")),  # the last phrase wins
+        ("The answer is: 12 apples", Extraction("12 apples", "answer_is")),  # a colon after the phrase is dropped
+        ("The answer is$18$.", Extraction("$18$", "answer_is")),  # no space before the math
+        ("The answer is Xavier.", Extraction("Xavier", "answer_is")),  # a word answer, graded as text
+    ],
+)
+def test_the_answer_is_phrase(text, expected):
+    assert extract_answer(text, "reasoning") == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("#### 72\nwhich is 6 dozen", Extraction("72", "hash")),  # the hash line ends at its newline
+        ("<answer>1 <answer>2 <answer>3</answer>", Extraction("3", "answer_tag")),  # reopened twice: the last open
+        ("\\boxed{} so \\boxed{7}", Extraction("7", "boxed")),  # an empty box is passed over
+        ("So it is 19 or 19.", Extraction("19", "last_number")),  # one value named twice is no hedge here either
+        ("\nno digits here", Extraction(None, "none")),  # a text that opens with a blank and holds no number
+        ("Tom had 3 apples and paid 5$", Extraction("5", "last_number")),  # a dollar after the amount opens no math
+        ("so \\( 12 \\text{ cm} \\)", Extraction("12", "last_number")),  # text after the number: not the span's answer
+        ("so \\( " + "x + " * 40 + "5 \\)", Extraction("5", "last_number")),  # a span opened too far back is not read
+    ],
+)
+def test_where_each_rule_stops_reading(text, expected):
+    assert extract_answer(text, "reasoning") == expected
+
+
+@pytest.mark.parametrize("block", ["<answer>7</answer>", "#### 7\n", "\\boxed{7}"])
+def test_up_to_max_blocks_agreeing_answers_count_and_one_more_is_hedging(block):
+    rule = extract_answer(block, "reasoning").rule
+    assert extract_answer(block * MAX_BLOCKS, "reasoning") == Extraction("7", rule)
+    assert extract_answer(block * (MAX_BLOCKS + 1), "reasoning") == Extraction(None, "conflict")
+
+
+@pytest.mark.parametrize("before", ["I count ", "x " * 150 + "I count "])  # the window starts near or far from 0
+def test_the_last_number_is_read_whole_where_the_search_window_cuts_it(before):
+    text = before + "123456 apples" + " x" * 507  # 1,024 characters from the end lands inside 123456
+    assert text.index("123456") < len(text) - 1024 < text.index("123456") + 6
+    assert extract_answer(text, "reasoning") == Extraction("123456", "last_number")
+
+
+def test_a_custom_format_is_read_by_its_own_tags():
+    bold = FormatSpec("bold", (Section("reasoning", "<r>", "</r>"), Section("answer", "**", "**")), "prompt")
+    text = "<r>5 + 7</r> **12** so **12**"  # the same mark opens and closes the field
+    assert extract_answer(text, bold) == Extraction("12", "answer_tag")
+    assert extract_answer(text, bold, STRICT_RULES) == Extraction("12", "answer_tag")
+
+
+def test_an_unknown_format_name_reads_the_default_format():
+    assert extract_answer("<answer>7</answer> then 9", "no-such-format") == Extraction("7", "answer_tag")
+
+
 def test_extract_answer_rules_for_evaluation():
     text = "5 + 7 = 12 apples"
     assert extract_answer(text, "reasoning", STRICT_RULES) == Extraction(None, "none")  # strict: the field only
@@ -197,7 +256,8 @@ def test_extract_answer_rules_for_evaluation():
     assert extract_answer(tagged, "reasoning", FLEXIBLE_RULES).value == "9"
     assert RULES[0] == "answer_tag" and RULES[-1] == "last_number"
     assert extract_answer("#### 4", "reasoning", "hash") == Extraction("4", "hash")  # one rule by name
-    with pytest.raises(ValueError, match="unknown extraction rule"):
+    assert extract_answer("<SOLUTION>7</SOLUTION> 9", "working_out", STRICT_RULES) == Extraction("7", "answer_tag")
+    with pytest.raises(ValueError, match=r"unknown extraction rule.*; known: answer_tag, hash, answer_is, boxed, last_number$"):
         extract_answer(text, "reasoning", ("answer_tags",))  # a typo fails loudly, not as "no answer"
 
 
