@@ -26,7 +26,7 @@ from transformers import TrainerCallback
 from mathrl import stats
 from mathrl.arithmetic import equations
 from mathrl.config import load_config
-from mathrl.evaluate import eval_rows, evaluate, read_records
+from mathrl.eval.evaluate import eval_rows, evaluate, read_records
 from mathrl.generation import stop_strings, transformers_generate
 from mathrl.heldout import read_selection
 from mathrl.metrics import read_metrics

@@ -21,7 +21,7 @@ from pathlib import Path
 from learning_signal import judged_config, scored, summary, warmup_against_grpo
 
 from mathrl.config import load_config
-from mathrl.evaluate import eval_rows
+from mathrl.eval.evaluate import eval_rows
 from mathrl.train import build_trainer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from pathlib import Path
 from learning_signal import paired, scored_in_memory, summary
 
 from mathrl.config import load_config
-from mathrl.evaluate import eval_rows
+from mathrl.eval.evaluate import eval_rows
 from mathrl.train import build_trainer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -39,8 +39,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("mathrl.config", "print the resolved config as YAML, or the table of settings"),
     "plan": ("mathrl.plan", "estimate GPU memory and step time for a profile before training"),
     "train": ("mathrl.train", "run GRPO training (works under accelerate launch / torchrun)"),
-    "eval": ("mathrl.evaluate", "score a model on a split: accuracy with intervals, records, summary"),
-    "ask": ("mathrl.evaluate", "show a model's reasoning and extracted answer for one problem"),
+    "eval": ("mathrl.eval.evaluate", "score a model on a split: accuracy with intervals, records, summary"),
+    "ask": ("mathrl.eval.evaluate", "show a model's reasoning and extracted answer for one problem"),
     "run": ("mathrl.suite", "execute the five notebooks in order with papermill"),
 }
 

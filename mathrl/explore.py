@@ -216,8 +216,8 @@ def plot_problems(frame, shares: dict[str, float], path: str | Path):
 
 
 def _save(fig, path: str | Path):
-    """Save, and show in a notebook the way mathrl.plots does (whatever the matplotlib backend)."""
-    from mathrl.plots import show
+    """Save, and show in a notebook the way mathrl.report.plots does (whatever the matplotlib backend)."""
+    from mathrl.report.plots import show
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from transformers import TrainerCallback
 
 from mathrl.config import Config
 from mathrl.errors import ConfigError
-from mathrl.evaluate import evaluate
+from mathrl.eval.evaluate import evaluate
 from mathrl.generation import stop_strings, transformers_generate
 from mathrl.metrics import METRICS_FILE, append_jsonl, read_metrics
 
@@ -39,7 +39,7 @@ def validation_rows(cfg: Config, train_rows: list[dict]) -> list[dict]:
     checkpoint on these never sees them; a problem whose question is also a training question is skipped.
     """
     from mathrl.data import load_rows
-    from mathrl.evaluate import eval_rows
+    from mathrl.eval.evaluate import eval_rows
 
     split = load_rows(dataclasses.replace(cfg.data, limit=None), cfg.data.eval_split)
     test = {r["id"] for r in eval_rows(cfg)}

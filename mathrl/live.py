@@ -37,12 +37,46 @@ def live_mode(requested: str = "auto") -> str:
     return "live" if human else "final"
 
 
+def heldout_series(rows: list[dict]) -> tuple[list[int], list[float], list[float], list[float]]:
+    """Steps, held-out accuracy and its 95% interval (low, high) in percent, from the rows that carry them."""
+    from mathrl.heldout import ACCURACY, PREFIX
+
+    scored = [r for r in rows if r.get(ACCURACY) is not None]
+    return ([r["step"] for r in scored], [100 * r[ACCURACY] for r in scored],
+            [100 * r[PREFIX + "accuracy_low"] for r in scored], [100 * r[PREFIX + "accuracy_high"] for r in scored])
+
+
+BEFORE_WARMUP_LABEL = "before the format warm-up"
+
+
+def draw_heldout(ax, rows: list[dict]) -> bool:
+    """Held-out accuracy with its interval on `ax` (the curve notebook 03 and reward_curves show), and at step 0 the
+    model before the format warm-up as its own marker with its interval, when the run scored it; False when none."""
+    from mathrl.heldout import BEFORE_WARMUP
+
+    steps, accuracy, low, high = heldout_series(rows)
+    if not steps:
+        return False
+    ax.fill_between(steps, low, high, color="C2", alpha=0.2, label="95% Wilson interval")
+    ax.plot(steps, accuracy, color="C2", marker="o", linewidth=2, label="greedy accuracy")
+    base = next((r for r in rows if r.get(BEFORE_WARMUP + "accuracy") is not None), None)
+    if base is not None:
+        value, low, high = (100 * base[BEFORE_WARMUP + key] for key in ("accuracy", "accuracy_low", "accuracy_high"))
+        ax.errorbar([0], [value], yerr=[[value - low], [high - value]], fmt="D", color="C3", capsize=4, markersize=6,
+                    label=BEFORE_WARMUP_LABEL)
+    n = next(r for r in rows if r.get("heldout/n"))["heldout/n"]
+    ax.set_title(f"Held-out accuracy on {n} validation problems")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    return True
+
+
 def plot_curves(rows: list[dict], title: str = ""):
     """A matplotlib figure: total reward and each component's mean (left), held-out accuracy with its interval when
     the run scores it (middle), completion length and KL (right)."""
     import matplotlib.pyplot as plt
-
-    from mathrl.plots import draw_heldout, heldout_series
 
     heldout = bool(heldout_series(rows)[0])
     fig, axes = plt.subplots(1, 3 if heldout else 2, figsize=(15 if heldout else 11, 3.5))

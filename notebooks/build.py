@@ -216,11 +216,11 @@ TRAINING = (
         ("## Resume after a dead session\n\nEvery `save_steps` a checkpoint is written and marked complete only once "
          "all its files are on disk. Re-running the cell above with the same `out_dir` continues from the newest "
          "complete one; with `max_steps` raised it trains further.",
-         f"{IGNORE}\nfrom mathrl import review\n\nprint(review.checkpoints(cfg))"),
+         f"{IGNORE}\nfrom mathrl.report import review\n\nprint(review.checkpoints(cfg))"),
         ("## Final curves\n\nRead back from `metrics.jsonl`, which survives a crash line by line; saved to "
          "`figures/reward_curves.png`. Warnings name known failure modes (flat groups, clipped completions, format "
          "learned instead of maths).",
-         f"{IGNORE}\nfrom mathrl import plots\n\nfig = plots.reward_curves(cfg.train.output_dir, out / \"figures\")\n"
+         f"{IGNORE}\nfrom mathrl.report import plots\n\nfig = plots.reward_curves(cfg.train.output_dir, out / \"figures\")\n"
          "run = review.training_summary(cfg)\nprint(run.text)"),
         ("## The saved model\n\n`out_dir/train/final` loads like any Hugging Face model folder; notebook 04 "
          "evaluates it.",
@@ -239,14 +239,14 @@ EVALUATION = (
     [
         (PARAMS_NOTE, params("04_evaluation_and_plots")),
         ("The settings, and the model notebook 03 trained.",
-         check("04_evaluation_and_plots", "from mathrl import plots, review, suite")
+         check("04_evaluation_and_plots", "from mathrl import suite\nfrom mathrl.report import plots, review")
          + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
          "config_file=config_file, overrides=overrides, eval_limit=eval_limit, completion_tokens=completion_tokens, out=out)\n"
          "trained = review.trained_model(trained_model, out)\nprint(suite.describe_config(cfg))"),
         ("## Base vs trained\n\nBoth models answer the first test questions greedily. Records are written as they "
          "come, so an interrupted evaluation resumes where it stopped.",
-         f"{IGNORE}\nfrom mathrl.evaluate import compare\n\n"
+         f"{IGNORE}\nfrom mathrl.eval.evaluate import compare\n\n"
          "result = compare(cfg, cfg.model.name, trained, progress=False)"),
         ("## Accuracy with intervals, and McNemar\n\nThe headline rule reads only the format's answer field. With "
          "a handful of questions the intervals are wide: that is the point of printing them.",
@@ -264,13 +264,13 @@ EVALUATION = (
          "fig = plots.error_taxonomy(errors, out / \"figures\")"),
         ("Completion lengths against the generation limit: a wall of cut-off answers says to raise "
          "`completion_tokens`.",
-         f"{IGNORE}\nfrom mathrl.evaluate import read_records\n\n"
+         f"{IGNORE}\nfrom mathrl.eval.evaluate import read_records\n\n"
          "records = list(read_records(out / \"eval\" / \"trained\" / \"records.jsonl\").values())\n"
          "fig = plots.length_histogram(records, out / \"figures\", cfg.eval.max_new_tokens)"),
         ("## Example flips\n\nQuestions the training fixed, and questions it broke.",
          f"{IGNORE}\nprint(review.flips_text(result))"),
         ("## Ask it yourself\n\nThe trained model's reasoning and the answer the parser reads from it.",
-         f"{IGNORE}\nfrom mathrl.evaluate import ask\n\n"
+         f"{IGNORE}\nfrom mathrl.eval.evaluate import ask\n\n"
          "reply = ask(trained, \"Tom has 3 apples and buys 4 more. How many apples does he have now?\", cfg)\n"
          "print(reply[\"completion\"], \"\\n->\", reply[\"answer\"])"),
         ("## The training curves\n\nFrom the training log notebook 03 wrote, beside the evaluation figures.",

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from mathrl import evaluate as ev
+from mathrl.eval import evaluate as ev
 from mathrl import jsonl
 from mathrl.cli import main
 from mathrl.config import ConfigError, MathrlError, load_config

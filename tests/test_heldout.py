@@ -58,7 +58,7 @@ def test_bad_held_out_settings_are_refused(setting, message):
 
 def test_the_model_in_memory_is_scored_as_mathrl_eval_scores_it_from_disk(tiny_model_dir, tmp_path):
     from mathrl.config import ModelConfig
-    from mathrl.evaluate import evaluate, read_records
+    from mathrl.eval.evaluate import evaluate, read_records
     from mathrl.models import load_model
 
     cfg = load_config("cpu-smoke", overrides={"model.name": str(tiny_model_dir), "eval.max_new_tokens": 8,
@@ -112,7 +112,7 @@ def heldout_cfg(model_dir, out, **extra):
 @pytest.mark.slow
 def test_each_evaluation_is_logged_exactly_once_across_kills_and_the_best_is_kept(tiny_model_dir, tmp_path,
                                                                                   monkeypatch):
-    from mathrl.evaluate import eval_rows
+    from mathrl.eval.evaluate import eval_rows
     from mathrl.train import train
 
     # the start and steps 1-3 on four problems; step 3 ties step 1's best (2/4) and must not replace it

@@ -1,4 +1,5 @@
-"""The package's layers: no import cycle, function-level imports counted; the config spine loads no higher layer."""
+"""The package's layers: no module imports a layer above its own, no import cycle (function-level imports counted),
+and the config spine loads no higher layer."""
 
 import ast
 import subprocess
@@ -6,6 +7,17 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mathrl"
+
+# Bottom first. A name is a module or a sub-package directly under mathrl/; a sub-package's modules share its layer.
+# A module may import its own layer and those below it, never one above.
+LAYERS = (
+    ("core", {"errors", "jsonl", "formats", "gsm8k", "stats", "notices", "arithmetic", "parsing", "verify", "rewards",
+              "config", "sources", "data", "hardware", "models", "env", "generation", "plan"}),
+    ("eval", {"eval"}),
+    ("train", {"train", "warmup", "dynamic", "heldout", "metrics", "diagnostics", "live", "tracking", "launch"}),
+    ("report", {"report", "explore"}),
+    ("command line", {"cli", "__main__", "suite", "hosted"}),
+)
 
 
 def _imports(source: str) -> set[str]:
@@ -35,6 +47,18 @@ def import_graph() -> dict[str, set[str]]:
             for name, path in modules.items()}
 
 
+def layer(module: str) -> int:
+    """The rank in LAYERS (0 = bottom) of a mathrl module, by its name or its sub-package's name under mathrl."""
+    top = module.split(".")[1]
+    return next(rank for rank, (_, names) in enumerate(LAYERS) if top in names)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Each import of a module from a layer above its own, as 'importer -> imported'."""
+    return [f"{m} ({LAYERS[layer(m)][0]}) -> {d} ({LAYERS[layer(d)][0]})"
+            for m, deps in sorted(graph.items()) for d in sorted(deps) if layer(d) > layer(m)]
+
+
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """One import cycle as a path that returns to its start, or None."""
     done, path = set(), []
@@ -62,6 +86,24 @@ def test_the_cycle_finder_sees_a_cycle_through_a_function_level_import():
     assert _imports("from mathrl import stats\nimport mathrl.rewards as r\n") == {"mathrl.stats", "mathrl.rewards"}
     assert {"mathrl.gsm8k", "mathrl.sources", "mathrl.sources.files"} <= import_graph().keys()  # leaf and subpackage
     assert import_graph()["mathrl.gsm8k"] == set()  # the GSM8K solution reader is a leaf
+
+
+def test_every_module_and_subpackage_has_one_layer():
+    names = [n for _, group in LAYERS for n in group]
+    assert len(names) == len(set(names)), "a name sits in two layers"
+    tops = {p.stem for p in PACKAGE.glob("*.py")} | {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert tops - {"__init__"} == set(names), "place each new module or sub-package in LAYERS; drop moved ones"
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert upward_imports({"mathrl.eval.evaluate": {"mathrl.train", "mathrl.config"}}) == [
+        "mathrl.eval.evaluate (eval) -> mathrl.train (train)"]
+    assert layer("mathrl.report.plots") > layer("mathrl.live") > layer("mathrl.eval.taxonomy") > layer("mathrl.config")
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    upward = upward_imports(import_graph())
+    assert upward == [], "move what the lower module needs down to it:\n" + "\n".join(upward)
 
 
 def test_the_package_has_no_import_cycle():

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from mathrl import plots
 from mathrl.config import MathrlError
+from mathrl.live import BEFORE_WARMUP_LABEL
+from mathrl.report import plots
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def before_warmup_marker(ax):
     from matplotlib.container import ErrorbarContainer
 
     for container in ax.containers:
-        if isinstance(container, ErrorbarContainer) and container.get_label() == plots.BEFORE_WARMUP_LABEL:
+        if isinstance(container, ErrorbarContainer) and container.get_label() == BEFORE_WARMUP_LABEL:
             data, _, (bars,) = container.lines
             (segment,) = bars.get_segments()
             return (data.get_xdata()[0], data.get_ydata()[0]), (segment[0][1], segment[1][1])
@@ -82,7 +83,7 @@ def test_reward_curves_mark_the_model_before_the_format_warm_up_with_its_interva
     middle = plots.reward_curves([start, *rows], tmp_path).axes[1]
     (x, y), (low, high) = before_warmup_marker(middle)
     assert (x, y) == (0, pytest.approx(10)) and (low, high) == (pytest.approx(2), pytest.approx(40))
-    assert plots.BEFORE_WARMUP_LABEL in [t.get_text() for t in middle.get_legend().get_texts()]
+    assert BEFORE_WARMUP_LABEL in [t.get_text() for t in middle.get_legend().get_texts()]
     (line,) = [ln for ln in middle.get_lines() if ln.get_label() == "greedy accuracy"]
     assert list(line.get_ydata()) == [50]  # the warmed model's step-0 score stays on the curve
     del start["heldout/before_warmup_accuracy"]  # a run without a warm-up: no marker
@@ -98,7 +99,7 @@ def test_length_curve_has_tokens_and_truncation_axes(metrics_log, tmp_path):
 
 
 def summary(correct, n):
-    from mathrl.evaluate import accuracy
+    from mathrl.eval.evaluate import accuracy
 
     return {"n": n, "headline_rule": "strict",
             "accuracy": {"strict": accuracy([True] * correct + [False] * (n - correct)),

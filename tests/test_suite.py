@@ -7,8 +7,9 @@ import nbformat
 import pytest
 import yaml
 
-from mathrl import hosted, review, suite
+from mathrl import hosted, suite
 from mathrl.cli import main
+from mathrl.report import review
 from mathrl.config import PROFILES
 
 

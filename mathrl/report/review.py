@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mathrl.config import Config
 from mathrl.errors import MathrlError
-from mathrl.evaluate import comparison_text, flips_text  # noqa: F401  notebook 04 calls them from here
+from mathrl.eval.evaluate import comparison_text, flips_text  # noqa: F401  notebook 04 calls them from here
 
 CORRECTNESS = "rewards/correctness_reward/mean"
 
@@ -94,7 +94,7 @@ def best_and_last(cfg: Config, base: str, run_dir: str | Path, progress: bool = 
     The last step reuses compare()'s records (folder "trained"). A run that scored no validation problems chose
     nothing: the result then holds only `skipped`, the line saying why, and an empty headline.
     """
-    from mathrl.evaluate import RECORDS, compare_records, eval_rows, evaluate, read_records
+    from mathrl.eval.evaluate import RECORDS, compare_records, eval_rows, evaluate, read_records
     from mathrl.heldout import read_selection, read_validation_ids
 
     run = Path(run_dir)

@@ -15,13 +15,13 @@ from pathlib import Path
 from mathrl import jsonl, stats
 from mathrl.config import Config, option_type
 from mathrl.errors import ConfigError, MathrlError
+from mathrl.eval.taxonomy import classify, error_table
 from mathrl.generation import (
     halving_batches, length_sorted_batches, prompt_texts, stop_strings, transformers_generate, vllm_generate,
 )
 from mathrl.models import model_context_length
 from mathrl.parsing import FLEXIBLE_RULES, STRICT_RULES, extract_answer
 from mathrl.rewards import grade, reward_breakdown
-from mathrl.taxonomy import classify, error_table
 
 RULE_SETS = {"strict": STRICT_RULES, "flexible": FLEXIBLE_RULES}
 RECORDS, SUMMARY, RUN = "records.jsonl", "summary.json", "run.json"
