@@ -111,6 +111,10 @@ def _fresh(d):
     t = d["training"]
     rows.append((f"{d['name']}: training minutes (warm-up included; target <= 30 on 2 idle cores)",
                  d["training_seconds"] / 60, "<= 30"))
+    if "best_checkpoint" in d:
+        best = d["best_checkpoint"]
+        rows += _warmup_against_grpo_rows(best, f"{d['name']}: the checkpoint chosen on validation (step {best['step']})"
+                                                f" on the same problems")
     if "extra_share" in t:
         rows.append((f"{d['name']}: dynamic sampling, zero-spread share of groups generated / extra completions per "
                      "batch completion", f"{t['zero_spread_share']:.2f} / {t['extra_share']:.2f}", ""))
@@ -135,6 +139,9 @@ BENCHMARKS = [
     ("sampled_rescore.json", None, _rescore, "learning"),
     ("learning_dynamic.json", ["bench/learning_signal.py", "--name", "dynamic", "--set", "train.dynamic_sampling=true",
                                "--set", "train.dynamic_sampling_max_extra=16"], _fresh, "learning"),
+    ("learning_dynamic_t07.json", ["bench/learning_signal.py", "--name", "dynamic_t07", "--set",
+                                   "train.dynamic_sampling=true", "--set", "train.dynamic_sampling_max_extra=16",
+                                   "--set", "train.temperature=0.7"], _fresh, "learning"),
     ("warmup_methods.json", ["bench/warmup_methods.py"], _warmup_methods, "learning"),
     ("grpo_speed_gpu.json", ["bench/grpo_speed.py", "--gpu"], _speed_gpu, "gpu"),
     ("grpo_overhead_gpu.json", ["bench/grpo_speed.py", "--gpu", "--overhead"], _speed_gpu, "gpu"),
