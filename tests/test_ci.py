@@ -30,3 +30,10 @@ def test_the_floors_job_keeps_requirements_pins_for_the_extras():
     pins = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     extras = {"pytest", "papermill", "trackio", "bitsandbytes"}  # test, notebook, tracking and 4-bit extras
     assert {pin for pin in pins if pin.split("==")[0] in extras} <= installed
+
+
+def test_ci_runs_the_fast_tests_a_second_time_in_the_floors_venv():
+    run = (ROOT / ".ci" / "run").read_text()
+    build, tests = "python .ci/floors.py .venv-floors", '.venv-floors/bin/python -m pytest -q -m "not slow"'
+    assert build in run and tests in run and run.index(build) < run.index(tests)
+    assert ".venv-floors/" in (ROOT / ".gitignore").read_text().split()  # the venv never lands in a commit

@@ -17,7 +17,7 @@ from mathrl.env import read_pins as env_pins
 
 # A Colab-like kernel: its own CUDA torch, an old transformers, no trl, everything else in range.
 INSTALLED = {
-    "torch": "2.8.0+cu126", "transformers": "4.57.1", "peft": "0.17.0", "datasets": "4.7.0",
+    "torch": "2.8.0+cu126", "transformers": "4.57.1", "peft": "0.18.0", "datasets": "4.7.0",
     "accelerate": "1.10.1", "math-verify": "0.8.0", "reasoning-gym": "0.1.25", "gguf": "0.17.0", "pyyaml": "6.0.2",
     "matplotlib": "3.10.0", "pandas": "2.2.2",
 }
@@ -48,7 +48,7 @@ def test_plan_never_installs_torch_even_when_it_is_missing(colab_kernel, monkeyp
 def test_plan_falls_back_to_pyprojects_range_without_an_exact_pin(colab_kernel, monkeypatch):
     monkeypatch.delitem(INSTALLED, "peft")  # PINS has no entry for peft
     monkeypatch.setitem(INSTALLED, "gguf", "0.16.0")
-    assert hosted.install_plan() == ["transformers==5.23.0", "trl==1.16.0", "peft>=0.17", "gguf>=0.17"]
+    assert hosted.install_plan() == ["transformers==5.23.0", "trl==1.16.0", "peft>=0.18", "gguf>=0.17"]
 
 
 def test_plan_accepts_a_prerelease_inside_the_range(colab_kernel, monkeypatch):
