@@ -115,7 +115,7 @@ def run_variant(runner: str, overrides: list[str], gpu: bool) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from mathrl.train import build_trainer
+    from mathrl.train.grpo import build_trainer
 
     if gpu:
         torch.cuda.set_per_process_memory_fraction(CAP_GIB * 2**30 / torch.cuda.get_device_properties(0).total_memory)

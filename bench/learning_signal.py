@@ -1,7 +1,7 @@
 """Does the GRPO stage itself raise held-out accuracy over its starting point (the format warm-up)?
 
     nice python bench/learning_signal.py --name reference [--set key=value ...]
-        # cpu-learn trained by mathrl.train.train, the function `mathrl train` runs; writes
+        # cpu-learn trained by mathrl.train.grpo.train, the function `mathrl train` runs; writes
         # bench/results/learning_<name>.json; about 25 min of training and 30 of scoring on 2 idle cores
 
 The run is `mathrl train --profile cpu-learn` with the given --set overrides. The model GRPO starts from (right after
@@ -28,9 +28,9 @@ from mathrl.arithmetic import equations
 from mathrl.config import load_config
 from mathrl.eval.evaluate import eval_rows, evaluate, read_records
 from mathrl.generation import stop_strings, transformers_generate
-from mathrl.heldout import read_selection
-from mathrl.metrics import read_metrics
-from mathrl.train import train
+from mathrl.train.grpo import train
+from mathrl.train.heldout import read_selection
+from mathrl.train.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -34,7 +34,7 @@ TARGET = 0.80  # share of non-equivalent mutants to kill in each module
 MODULES = {
     "stats": ("mathrl/stats.py", "tests/test_stats.py", None),
     # all but _gpu_memory_gib, which returns None without a GPU
-    "metrics": ("mathrl/metrics.py", "tests/test_metrics.py", [
+    "metrics": ("mathrl/train/metrics.py", "tests/test_metrics.py", [
         "_clean", "append_jsonl", "truncate_after", "_warning_step",
         "read_metrics", "metrics_frame", "read_samples", "_last_user_text", "_completion_text", "sample_rows",
         "MetricsCallback.__init__", "MetricsCallback.on_train_begin", "MetricsCallback.on_log", "MetricsCallback._row",
@@ -53,7 +53,7 @@ MODULES = {
     "config": ("mathrl/config.py", "tests/test_config.py", [
         "validate", "_typed", "coerce", "_as_type", "_int_text", "_check_limits", "_apply", "apply_overrides"]),
     # checkpoint finding and resume: which folder a rerun resumes from, what it deletes, whether it is finished
-    "train": ("mathrl/train.py", "tests/test_train.py", [
+    "train": ("mathrl/train/grpo.py", "tests/test_train.py", [
         "_step", "is_ours", "is_complete", "mark_complete", "checkpoint_problem", "find_checkpoint", "checkpoint_step",
         "rotate_checkpoints", "remove_stale", "finished_step"]),
 }
@@ -89,13 +89,13 @@ NAMED = [
     ("McNemar's switch from exact to chi-square moved by one discordant pair", "mathrl/stats.py",
      "if b + c < EXACT_MCNEMAR_BELOW:", "if b + c <= EXACT_MCNEMAR_BELOW:",
      "tests/test_stats.py::test_mcnemar_switches_to_chi_square_at_exactly_25_discordant_pairs"),
-    ("resume trimming warnings.log at `< step` instead of `<= step`", "mathrl/metrics.py",
+    ("resume trimming warnings.log at `< step` instead of `<= step`", "mathrl/train/metrics.py",
      "if _warning_step(line) <= step]", "if _warning_step(line) < step]",
      "tests/test_metrics.py::test_truncate_keeps_the_resumed_step_itself_in_every_log"),
     ("the hosted installer's never-install-torch rule removed", "mathrl/hosted.py",
      'if name == "torch":\n            continue\n        ', "",
      "tests/test_hosted.py::test_plan_never_installs_torch_even_when_it_is_missing"),
-    ("find_checkpoint ordering checkpoints by name (checkpoint-950 after checkpoint-1000)", "mathrl/train.py",
+    ("find_checkpoint ordering checkpoints by name (checkpoint-950 after checkpoint-1000)", "mathrl/train/grpo.py",
      "sorted(marked, key=_step, reverse=True)", "sorted(marked, key=lambda p: p.name, reverse=True)",
      "tests/test_train.py::test_the_newest_checkpoint_is_found_by_step_number_not_by_name"),
     ("the answer parser's hedge check removed (`18 or 19` paid as 18)", "mathrl/parsing.py",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mathrl.config import load_config
 from mathrl.hardware import GiB, hf_config, match_device, model_spec
-from mathrl.plan import plan_run
+from mathrl.train.plan import plan_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

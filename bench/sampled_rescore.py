@@ -22,7 +22,7 @@ from learning_signal import judged_config, scored, summary, warmup_against_grpo
 
 from mathrl.config import load_config
 from mathrl.eval.evaluate import eval_rows
-from mathrl.train import build_trainer
+from mathrl.train.grpo import build_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "sampled_rescore.json"

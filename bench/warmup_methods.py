@@ -19,7 +19,7 @@ from learning_signal import paired, scored_in_memory, summary
 
 from mathrl.config import load_config
 from mathrl.eval.evaluate import eval_rows
-from mathrl.train import build_trainer
+from mathrl.train.grpo import build_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "warmup_methods.json"

@@ -204,15 +204,15 @@ TRAINING = (
         ("## Plan\n\nPeak memory per device and time per step, estimated from the model's config before it loads. "
          "On a GPU it plans for the local card; on a CPU for this machine's memory. A plan that does not fit names "
          "the smallest change that does.",
-         f"{IGNORE}\nfrom mathrl.plan import format_plan, plan_run\n\nprint(format_plan(plan_run(cfg, gpu=None)))"),
+         f"{IGNORE}\nfrom mathrl.train.plan import format_plan, plan_run\n\nprint(format_plan(plan_run(cfg, gpu=None)))"),
         ("## Tracking\n\nEvery run writes `metrics.jsonl`, which the curves below read. With "
          "`overrides={\"train.report_to\": \"trackio\"}` it also logs to trackio, a local dashboard that needs no "
          "account or network; this cell says where the run is logged and how to open it.",
-         f"{IGNORE}\nfrom mathrl.tracking import tracking_note\n\nprint(tracking_note(cfg))"),
+         f"{IGNORE}\nfrom mathrl.train.tracking import tracking_note\n\nprint(tracking_note(cfg))"),
         ("## Train\n\nOne process here on a CPU or one GPU; with two or more GPUs, `accelerate launch` runs one "
          "process per GPU and its output streams into this cell. Curves redraw as steps are logged (once at the end "
          "when run headless).",
-         f"{IGNORE}\nfrom mathrl.launch import launch_training\n\nresult = launch_training(cfg)"),
+         f"{IGNORE}\nfrom mathrl.train.launch import launch_training\n\nresult = launch_training(cfg)"),
         ("## Resume after a dead session\n\nEvery `save_steps` a checkpoint is written and marked complete only once "
          "all its files are on disk. Re-running the cell above with the same `out_dir` continues from the newest "
          "complete one; with `max_steps` raised it trains further.",

@@ -25,7 +25,7 @@ def _bench_module(name: str):
 
 
 def _mathrl_names(tree: ast.Module) -> set[str]:
-    """Names a script binds to mathrl modules (`from mathrl import parsing`, `import mathrl.train as t`)."""
+    """Names a script binds to mathrl modules (`from mathrl import parsing`, `import mathrl.train.grpo as t`)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

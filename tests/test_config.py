@@ -14,7 +14,7 @@ def test_every_profile_loads_and_validates(profile):
 def test_kaggle_profile_fits_kaggles_two_t4s_within_a_session():
     """Kaggle's "GPU T4 x2": two 15 GiB T4s (compute capability 7.5, no native bf16) and a 12-hour session."""
     from mathrl.hardware import gpu_spec
-    from mathrl.plan import plan_run, resolve_dtype
+    from mathrl.train.plan import plan_run, resolve_dtype
 
     cfg = load_config("kaggle-2xt4")
     t4 = gpu_spec("T4")

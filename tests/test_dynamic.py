@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from mathrl.config import ConfigError, load_config
-from mathrl.dynamic import DynamicSamplingTrainer, zero_spread_groups
-from mathrl.metrics import read_metrics
-from mathrl.train import train
+from mathrl.train.dynamic import DynamicSamplingTrainer, zero_spread_groups
+from mathrl.train.grpo import train
+from mathrl.train.metrics import read_metrics
 
 GROUP = 4
 

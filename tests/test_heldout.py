@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from mathrl import heldout, stats
+from mathrl import stats
 from mathrl.config import ConfigError, load_config
-from mathrl.heldout import ACCURACY, curve, read_selection, score_model, validation_rows
-from mathrl.metrics import read_metrics
+from mathrl.train import heldout
+from mathrl.train.heldout import ACCURACY, curve, read_selection, score_model, validation_rows
+from mathrl.train.metrics import read_metrics
 
 from test_train import StopAfter, tiny_cfg
 
@@ -113,7 +114,7 @@ def heldout_cfg(model_dir, out, **extra):
 def test_each_evaluation_is_logged_exactly_once_across_kills_and_the_best_is_kept(tiny_model_dir, tmp_path,
                                                                                   monkeypatch):
     from mathrl.eval.evaluate import eval_rows
-    from mathrl.train import train
+    from mathrl.train.grpo import train
 
     # the start and steps 1-3 on four problems; step 3 ties step 1's best (2/4) and must not replace it
     scripted = Scripted({0: 0.25, 1: 0.5, 2: 0.25, 3: 0.5})
@@ -165,8 +166,8 @@ def test_the_model_before_the_format_warm_up_is_in_the_step_0_row_once_across_ki
                                                                                        monkeypatch):
     from transformers import AutoModelForCausalLM
 
-    from mathrl.heldout import BEFORE_WARMUP, before_warmup
-    from mathrl.train import train
+    from mathrl.train.grpo import train
+    from mathrl.train.heldout import BEFORE_WARMUP, before_warmup
 
     scripted = ScriptedByFolder()
     monkeypatch.setattr(heldout, "score_model", scripted)
@@ -193,7 +194,7 @@ def test_the_model_before_the_format_warm_up_is_in_the_step_0_row_once_across_ki
 
 
 def _logged(folder, accuracies):
-    from mathrl.metrics import METRICS_FILE, append_jsonl
+    from mathrl.train.metrics import METRICS_FILE, append_jsonl
 
     for step, accuracy in accuracies.items():
         append_jsonl(folder / METRICS_FILE, {"step": step, **heldout.heldout_values(

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from mathrl import diagnostics, metrics
-from mathrl.diagnostics import diagnose
-from mathrl.live import live_mode, plot_curves
-from mathrl.metrics import (
+from mathrl.train import diagnostics, metrics
+from mathrl.train.diagnostics import diagnose
+from mathrl.train.live import live_mode, plot_curves
+from mathrl.train.metrics import (
     METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, WARNINGS_FILE, MetricsCallback, append_jsonl, metrics_frame,
     read_metrics, read_samples, sample_rows, truncate_after,
 )

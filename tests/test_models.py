@@ -55,7 +55,7 @@ def test_models_plan_and_env_ask_the_one_precision_rule(monkeypatch):
 
     from mathrl import env, hardware
     from mathrl.config import load_config
-    from mathrl.plan import resolve_dtype
+    from mathrl.train.plan import resolve_dtype
 
     monkeypatch.setattr(hardware, "BF16_MIN_CAPABILITY", 9.0)  # a stricter rule: an A100 (8.0) no longer qualifies
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -7,7 +7,7 @@ import pytest
 from mathrl.cli import main
 from mathrl.config import ConfigError, apply_overrides, load_config
 from mathrl.hardware import GPUS, MODELS, GiB, gpu_spec, match_device, model_spec
-from mathrl.plan import Plan, format_plan, plan_run
+from mathrl.train.plan import Plan, format_plan, plan_run
 
 # Measured on an H100 capped at 15 GiB: TRL 1.16 GRPOTrainer, Qwen2.5-0.5B architecture, fp32, 8 completions of 512
 # tokens per device (prompt ~256), beta 0, TRL defaults otherwise

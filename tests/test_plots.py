@@ -5,8 +5,8 @@ import json
 import pytest
 
 from mathrl.config import MathrlError
-from mathrl.live import BEFORE_WARMUP_LABEL
 from mathrl.report import plots
+from mathrl.train.live import BEFORE_WARMUP_LABEL
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_reward_curves_one_line_pair_per_component(metrics_log, tmp_path):
 
 
 def test_reward_curves_show_held_out_accuracy_with_its_interval(metrics_log, tmp_path):
-    from mathrl.metrics import read_metrics
+    from mathrl.train.metrics import read_metrics
 
     rows = read_metrics(metrics_log)
     for row in rows[1::2]:  # scored at steps 2 and 4, and at the start
@@ -74,7 +74,7 @@ def before_warmup_marker(ax):
 
 
 def test_reward_curves_mark_the_model_before_the_format_warm_up_with_its_interval(metrics_log, tmp_path):
-    from mathrl.metrics import read_metrics
+    from mathrl.train.metrics import read_metrics
 
     start = {"step": 0, "heldout/accuracy": 0.5, "heldout/accuracy_low": 0.2, "heldout/accuracy_high": 0.8,
              "heldout/correct": 5, "heldout/n": 10, "heldout/before_warmup_accuracy": 0.1,

@@ -7,8 +7,8 @@ import pytest
 from mathrl.config import MathrlError, load_config
 from mathrl.eval.evaluate import eval_rows, evaluate
 from mathrl.generation import Completion, prompt_texts
-from mathrl.heldout import SELECTION_FILE, VALIDATION_FILE
 from mathrl.report.review import best_and_last, best_and_last_text
+from mathrl.train.heldout import SELECTION_FILE, VALIDATION_FILE
 
 RIGHT = {"base": {0, 1}, "best": set(range(8)), "trained": {0, 2, 3}}  # test problems each model gets right
 
@@ -116,7 +116,7 @@ def test_a_run_that_chose_nothing_is_one_line_not_an_error(run, selection, why):
 def test_checkpoints_lists_mathrls_by_step_and_names_a_users_folder(tmp_path):
     """A user's checkpoint-best beside mathrl's own folders is named as left alone, not read as a step number."""
     from mathrl.report.review import checkpoints
-    from mathrl.train import STARTED_MARKER
+    from mathrl.train.grpo import STARTED_MARKER
 
     for name in ("checkpoint-10", "checkpoint-2"):
         (tmp_path / name).mkdir()

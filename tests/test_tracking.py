@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mathrl.config import MathrlError, load_config
-from mathrl.metrics import read_metrics
-from mathrl.tracking import check_tracker, tracking_note
+from mathrl.train.metrics import read_metrics
+from mathrl.train.tracking import check_tracker, tracking_note
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,13 +14,13 @@ import yaml
 
 from mathrl import cli
 from mathrl.config import ConfigError, MathrlError, load_config
-from mathrl.launch import launch_command, launch_training, stream
-from mathrl.metrics import read_metrics, read_samples
 from mathrl.models import choose_precision
-from mathrl.train import (
+from mathrl.train.grpo import (
     COMPLETE_MARKER, CONFIG_FILE, STARTED_MARKER, checkpoint_step, find_checkpoint, grpo_args, is_complete,
     mark_complete, preflight, push_final, checkpoint_problem, remove_stale, rotate_checkpoints, save_config, train,
 )
+from mathrl.train.launch import launch_command, launch_training, stream
+from mathrl.train.metrics import read_metrics, read_samples
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -514,7 +514,7 @@ import torch
 from accelerate.state import AcceleratorState
 from transformers import TrainerCallback
 from mathrl.config import load_config
-from mathrl.train import train
+from mathrl.train.grpo import train
 
 class Fingerprint(TrainerCallback):
     def on_train_end(self, args, state, control, model=None, **kwargs):
@@ -576,10 +576,10 @@ def test_engines_that_need_a_gpu_are_refused_on_cpu_before_anything_starts(name,
                                                                          monkeypatch):
     import torch
 
-    import mathrl.launch
+    import mathrl.train.launch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(mathrl.launch, "stream", lambda *a, **k: pytest.fail("a refused engine was launched"))
+    monkeypatch.setattr(mathrl.train.launch, "stream", lambda *a, **k: pytest.fail("a refused engine was launched"))
     out = tmp_path / "run"
     engine = "FSDP" if name == "fsdp" else "DEEPSPEED"
     with pytest.raises(MathrlError, match=f"^{engine} needs a CUDA GPU .*multi_gpu.yaml$"):
@@ -606,7 +606,7 @@ def test_launch_command_per_accelerate_config(tmp_path):
 
 
 def test_launch_training_streams_a_subprocess_for_several_processes(tiny_model_dir, tmp_path, monkeypatch):
-    import mathrl.launch
+    import mathrl.train.launch
 
     seen = {}
 
@@ -614,7 +614,7 @@ def test_launch_training_streams_a_subprocess_for_several_processes(tiny_model_d
         seen["command"] = command
         return 0
 
-    monkeypatch.setattr(mathrl.launch, "stream", fake_stream)
+    monkeypatch.setattr(mathrl.train.launch, "stream", fake_stream)
     cfg = tiny_cfg(tiny_model_dir, tmp_path)
     assert launch_training(cfg, num_processes=2, echo=lambda line: None) == tmp_path
     assert seen["command"][-2:] == ["--config", str(tmp_path / CONFIG_FILE)]

@@ -6,7 +6,7 @@ from mathrl.config import get_format, load_config
 from mathrl.data import load_rows
 from mathrl.parsing import extract_answer
 from mathrl.rewards import consistency_reward
-from mathrl.warmup import direct_text, format_warmup, warmup_text
+from mathrl.train.warmup import direct_text, format_warmup, warmup_text
 from tests.test_train import tiny_cfg
 
 
@@ -41,19 +41,19 @@ def test_a_direct_answer_without_an_expression_worth_the_answer_restates_the_pro
 
 
 def test_the_direct_share_changes_how_answers_are_written_not_which_problems(tiny_model_dir, tmp_path, monkeypatch):
-    import mathrl.warmup
+    import mathrl.train.warmup
 
     cfg = tiny_cfg(tiny_model_dir, tmp_path)
     model, tokenizer = _model(cfg)
     rows = load_rows(cfg.data, "train")[:8]
     drawn = {}
-    real_batch = mathrl.warmup._batch
+    real_batch = mathrl.train.warmup._batch
 
     def spy(batch, *args):
         drawn.setdefault(share, []).extend(batch)
         return real_batch(batch, *args)
 
-    monkeypatch.setattr(mathrl.warmup, "_batch", spy)
+    monkeypatch.setattr(mathrl.train.warmup, "_batch", spy)
     for share in (0.0, 0.5, 1.0):
         format_warmup(model, tokenizer, rows, cfg.format, steps=4, learning_rate=1e-4, batch_size=4, direct_share=share)
     assert [row["id"] for row, _ in drawn[0.0]] == [row["id"] for row, _ in drawn[0.5]] == [row["id"] for row, _ in drawn[1.0]]
@@ -98,7 +98,7 @@ def test_no_steps_leaves_the_model_alone(tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize("beta", [0.0, 0.04])
 def test_the_kl_reference_is_the_warmed_model(tiny_model_dir, tmp_path, beta):
-    from mathrl.train import build_trainer
+    from mathrl.train.grpo import build_trainer
 
     cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.beta": beta, "train.format_warmup_steps": 2,
                                                 "train.format_warmup_lr": 1e-2})
@@ -114,7 +114,7 @@ def test_the_kl_reference_is_the_warmed_model(tiny_model_dir, tmp_path, beta):
 
 
 def test_a_resumed_run_rebuilds_the_warmed_kl_reference(tiny_model_dir, tmp_path):
-    from mathrl.train import build_trainer
+    from mathrl.train.grpo import build_trainer
 
     cfg = tiny_cfg(tiny_model_dir, tmp_path, **{"train.beta": 0.04, "train.format_warmup_steps": 2,
                                                 "train.format_warmup_lr": 1e-2})

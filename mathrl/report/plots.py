@@ -31,10 +31,10 @@ def moving_average(values: Sequence[float | None], window: int) -> list[float | 
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    """The training log's steps from a run folder or its metrics.jsonl (read by mathrl.metrics); empty is an error."""
-    # Imported here: mathrl.metrics pulls in transformers, whose import chatter would land in every plotting cell.
-    from mathrl import metrics
-    from mathrl.metrics import METRICS_FILE
+    """The training log's steps from a run folder or its metrics.jsonl (read by mathrl.train.metrics); empty is an error."""
+    # Imported here: mathrl.train.metrics pulls in transformers, whose import chatter would land in every plotting cell.
+    from mathrl.train import metrics
+    from mathrl.train.metrics import METRICS_FILE
 
     path = Path(path)
     folder = path.parent if path.name == METRICS_FILE else path
@@ -74,7 +74,7 @@ def show(fig: Figure) -> None:
 def reward_curves(metrics, folder=None, window: int = 10) -> Figure:
     """Each reward component per step (raw, and a `window`-step moving average), held-out accuracy with its interval
     when the run scored it, and the zero-spread fraction."""
-    from mathrl.live import draw_heldout, heldout_series  # training's live display draws the same held-out curve
+    from mathrl.train.live import draw_heldout, heldout_series  # training's live display draws the same held-out curve
 
     rows = metrics if isinstance(metrics, list) else read_metrics(metrics)
     heldout = bool(heldout_series(rows)[0])

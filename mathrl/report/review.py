@@ -17,7 +17,7 @@ CORRECTNESS = "rewards/correctness_reward/mean"
 
 def checkpoints(cfg: Config) -> str:
     """The checkpoints in the run's output dir and the one a re-run would resume from."""
-    from mathrl.train import find_checkpoint, foreign_folders, is_complete
+    from mathrl.train.grpo import find_checkpoint, foreign_folders, is_complete
 
     out = Path(cfg.train.output_dir)
     foreign = foreign_folders(out)
@@ -41,9 +41,9 @@ class TrainingSummary:
 def training_summary(cfg: Config) -> TrainingSummary:
     """The run's metrics read back from metrics.jsonl: first vs last reward, the diagnostics that fired, and the
     paths notebook 04 needs."""
-    from mathrl.diagnostics import diagnose
-    from mathrl.heldout import curve, read_selection
-    from mathrl.metrics import read_metrics
+    from mathrl.train.diagnostics import diagnose
+    from mathrl.train.heldout import curve, read_selection
+    from mathrl.train.metrics import read_metrics
 
     out = Path(cfg.train.output_dir)
     rows = [r for r in read_metrics(out) if "reward" in r]  # the held-out row of step 0 is not a training step
@@ -95,7 +95,7 @@ def best_and_last(cfg: Config, base: str, run_dir: str | Path, progress: bool = 
     nothing: the result then holds only `skipped`, the line saying why, and an empty headline.
     """
     from mathrl.eval.evaluate import RECORDS, compare_records, eval_rows, evaluate, read_records
-    from mathrl.heldout import read_selection, read_validation_ids
+    from mathrl.train.heldout import read_selection, read_validation_ids
 
     run = Path(run_dir)
     chosen = read_selection(run)

@@ -20,7 +20,7 @@ from mathrl.config import Config
 from mathrl.errors import ConfigError
 from mathrl.eval.evaluate import evaluate
 from mathrl.generation import stop_strings, transformers_generate
-from mathrl.metrics import METRICS_FILE, append_jsonl, read_metrics
+from mathrl.train.metrics import METRICS_FILE, append_jsonl, read_metrics
 
 PREFIX = "heldout/"
 ACCURACY = PREFIX + "accuracy"

@@ -13,7 +13,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from mathrl import jsonl
-from mathrl.diagnostics import diagnose
+from mathrl.train.diagnostics import diagnose
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"

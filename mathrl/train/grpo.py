@@ -6,7 +6,7 @@
     accelerate launch --config_file mathrl/accelerate_configs/zero2.yaml -m mathrl train --profile kaggle-2xt4 --output-dir runs/z2
     accelerate launch --config_file mathrl/accelerate_configs/zero3.yaml -m mathrl train --profile kaggle-2xt4 --output-dir runs/z3
     accelerate launch --config_file mathrl/accelerate_configs/fsdp.yaml -m mathrl train --profile kaggle-2xt4 --output-dir runs/fsdp
-    python -c "from mathrl.launch import launch_training; launch_training('kaggle-2xt4')"   # from a notebook cell
+    python -c "from mathrl.train.launch import launch_training; launch_training('kaggle-2xt4')"   # from a notebook cell
 
 Run the same command again with the same --output-dir to resume after a dead session.
 """
@@ -24,7 +24,7 @@ from mathrl import jsonl
 from mathrl.config import Config, option_type, validate
 from mathrl.errors import ConfigError, MathrlError
 from mathrl.notices import quiet_third_party
-from mathrl.tracking import check_tracker, run_name
+from mathrl.train.tracking import check_tracker, run_name
 
 CONFIG_FILE = "config.yaml"
 COMPLETE_MARKER = "mathrl_complete"
@@ -248,7 +248,7 @@ def save_steps_ahead(cfg: Config, start: int) -> list[int]:
 def check_foreign_files(cfg: Config, start: int) -> list[Path]:
     """Refuse when this run would write into a folder or file mathrl did not write; returns the foreign checkpoint
     folders it will leave alone."""
-    from mathrl.metrics import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, WARNINGS_FILE
+    from mathrl.train.metrics import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, WARNINGS_FILE
 
     out = Path(cfg.train.output_dir)
     foreign = foreign_folders(out)
@@ -415,13 +415,13 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
     from trl import GRPOTrainer
 
     from mathrl.data import load_rows
-    from mathrl.dynamic import DynamicSamplingTrainer
-    from mathrl.heldout import heldout_callback
-    from mathrl.live import LivePlotCallback
-    from mathrl.metrics import MetricsCallback
     from mathrl.models import choose_precision, load_model, lora_config
     from mathrl.rewards import build_reward_funcs
-    from mathrl.warmup import format_warmup
+    from mathrl.train.dynamic import DynamicSamplingTrainer
+    from mathrl.train.heldout import heldout_callback
+    from mathrl.train.live import LivePlotCallback
+    from mathrl.train.metrics import MetricsCallback
+    from mathrl.train.warmup import format_warmup
 
     preflight(cfg)
     rows = load_rows(cfg.data, cfg.data.split) if rows is None else rows
@@ -546,7 +546,7 @@ def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
     train.max_steps changes nothing.
     """
     from mathrl.data import load_rows
-    from mathrl.metrics import METRICS_FILE, truncate_after
+    from mathrl.train.metrics import METRICS_FILE, truncate_after
 
     out = Path(cfg.train.output_dir)
     preflight(cfg)
@@ -582,7 +582,7 @@ def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     step = max(step, trainer.state.global_step)
     if trainer.is_world_process_zero():  # written before final/ is marked complete, so its size is recorded too
-        from mathrl.heldout import write_selection
+        from mathrl.train.heldout import write_selection
 
         say(write_selection(trainer.state, cfg, out / FINAL_DIR, step)["why"])
     final = save_final(trainer, cfg, step)

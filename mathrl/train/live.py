@@ -39,7 +39,7 @@ def live_mode(requested: str = "auto") -> str:
 
 def heldout_series(rows: list[dict]) -> tuple[list[int], list[float], list[float], list[float]]:
     """Steps, held-out accuracy and its 95% interval (low, high) in percent, from the rows that carry them."""
-    from mathrl.heldout import ACCURACY, PREFIX
+    from mathrl.train.heldout import ACCURACY, PREFIX
 
     scored = [r for r in rows if r.get(ACCURACY) is not None]
     return ([r["step"] for r in scored], [100 * r[ACCURACY] for r in scored],
@@ -52,7 +52,7 @@ BEFORE_WARMUP_LABEL = "before the format warm-up"
 def draw_heldout(ax, rows: list[dict]) -> bool:
     """Held-out accuracy with its interval on `ax` (the curve notebook 03 and reward_curves show), and at step 0 the
     model before the format warm-up as its own marker with its interval, when the run scored it; False when none."""
-    from mathrl.heldout import BEFORE_WARMUP
+    from mathrl.train.heldout import BEFORE_WARMUP
 
     steps, accuracy, low, high = heldout_series(rows)
     if not steps:
@@ -134,7 +134,7 @@ class LivePlotCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         # A resumed run's earlier steps, and the held-out score of the start, are only in metrics.jsonl.
         if self.output_dir is not None and self.mode != "off" and state.is_world_process_zero:
-            from mathrl.metrics import read_metrics
+            from mathrl.train.metrics import read_metrics
 
             self.rows = read_metrics(self.output_dir)
 

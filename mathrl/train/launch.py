@@ -13,13 +13,13 @@ from pathlib import Path
 from mathrl.config import Config, load_config
 from mathrl.errors import MathrlError
 
-ACCELERATE_CONFIGS = Path(__file__).resolve().parent / "accelerate_configs"
+ACCELERATE_CONFIGS = Path(__file__).resolve().parents[1] / "accelerate_configs"
 REDRAW_SECONDS = 10.0
 
 
 def resolve_config(cfg_or_args, overrides: list[str] | dict | None = None) -> Config:
     """A Config from a Config, a profile name, or the command line's argparse namespace."""
-    from mathrl.train import apply_train_arguments
+    from mathrl.train.grpo import apply_train_arguments
 
     if isinstance(cfg_or_args, Config):
         return cfg_or_args
@@ -96,8 +96,8 @@ def stream(command: list[str], echo=print, on_idle=None) -> int:
 
 def _tailer(output_dir: Path, mode: str, title: str):
     """on_idle for stream(): redraws the curves from metrics.jsonl at most every REDRAW_SECONDS while mode is live."""
-    from mathrl.live import CurveDisplay
-    from mathrl.metrics import read_metrics
+    from mathrl.train.live import CurveDisplay
+    from mathrl.train.metrics import read_metrics
 
     display = CurveDisplay(title)
     last = {"time": 0.0}
@@ -121,8 +121,8 @@ def launch_training(cfg_or_args, num_processes: int | None = None, launcher: str
     processes in the tests, with launcher="torchrun"). Returns the TrainResult
     in-process, or the output dir after a successful subprocess run; a failed subprocess raises MathrlError.
     """
-    from mathrl.live import live_mode
-    from mathrl.train import check_engine, preflight, save_config, train
+    from mathrl.train.grpo import check_engine, preflight, save_config, train
+    from mathrl.train.live import live_mode
 
     cfg = resolve_config(cfg_or_args, overrides)
     count = num_processes or min(cfg.train.num_processes or visible_gpus(), visible_gpus())
