@@ -218,6 +218,46 @@ def test_dict_overrides_from_notebooks_go_through_the_same_coercion():
         load_config("cpu-smoke", overrides={"train.max_steps": 2.5})
 
 
+@pytest.mark.parametrize("yaml_text, message", [
+    ("model:\n  name: [a, b]\n", "model.name=['a', 'b']: expected text"),  # a list: quotes would not help
+    ("model:\n  name: 7\n", "model.name=7: expected text; in YAML put it in quotes"),  # a YAML number
+])
+def test_text_settings_suggest_quotes_only_where_yaml_read_a_scalar(tmp_path, yaml_text, message):
+    with pytest.raises(ConfigError) as err:
+        _yaml_config(tmp_path, yaml_text)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("value, expected", [(1, True), (0, False), (True, True)])
+def test_the_integers_0_and_1_are_booleans(value, expected):
+    assert load_config("cpu-smoke", overrides={"model.lora": value}).model.lora is expected
+
+
+def test_other_integers_are_not_booleans():
+    with pytest.raises(ConfigError, match=r"^model.lora=2: expected true or false$"):
+        load_config("cpu-smoke", overrides={"model.lora": 2})
+
+
+def test_whole_numbers_keep_every_digit_and_read_scientific_notation():
+    cfg = load_config("cpu-smoke", overrides=["train.seed=9007199254740993", "train.max_steps=4e2"])
+    assert cfg.train.seed == 9007199254740993  # 2**53 + 1: a float would round it to 2**53
+    assert cfg.train.max_steps == 400
+
+
+def test_apply_overrides_types_and_checks_ranges_without_validate():
+    cfg = apply_overrides(Config(), "train.max_steps=3")  # one override as a plain string
+    assert cfg.train.max_steps == 3
+    with pytest.raises(ConfigError, match=r"^train.max_steps=0 must be at least 1$"):
+        apply_overrides(Config(), ["train.max_steps=0"])
+    with pytest.raises(ConfigError, match=r"^setting name 1: write it as section.field, e.g. train.max_steps$"):
+        apply_overrides(Config(), {1: 2})
+
+
+def test_a_value_may_hold_an_equals_sign():
+    cfg = load_config("cpu-smoke", overrides=["data.system_prompt=Write <answer>x=1</answer> last"])
+    assert cfg.data.system_prompt == "Write <answer>x=1</answer> last"
+
+
 def test_a_non_utf8_config_file_is_named(tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("data:\n  system_prompt: 'caf\xe9 <answer>'\n".encode("latin-1"))
@@ -238,6 +278,7 @@ def test_a_quoted_false_never_runs_a_model_folders_code(remote_code_model, tmp_p
 
 # --------------------------------------------------------------------------- every validate() error, word for word
 
+SECTION_NAMES = "data, model, rewards, train, eval"
 # Settings that make the generation batch exactly 4 completions (4 prompts x 1 step), whatever the profile says.
 BATCH_OF_4 = ["train.per_device_train_batch_size=4", "train.steps_per_generation=1", "train.num_generations=4"]
 
@@ -275,6 +316,15 @@ BATCH_OF_4 = ["train.per_device_train_batch_size=4", "train.steps_per_generation
     (["model.load_in_4bit=true", "model.lora=false"],
      "model.load_in_4bit needs model.lora=true: 4-bit weights cannot be trained directly"),
     (["eval.headline_rule=loose"], "eval.headline_rule='loose': choose strict or flexible"),
+    (["train.beta=0.04", "train.format_warmup_steps=1", "model.lora=true"],  # a single warm-up step is a warm-up
+     "train.beta=0.04 with train.format_warmup_steps=1 and model.lora: the KL reference would be the model before "
+     "the format warm-up; set train.beta=0, train.format_warmup_steps=0 or model.lora=false"),
+    (["foo.bar=1"], "unknown setting 'foo.bar': use section.field with section one of " + SECTION_NAMES),
+    (["train=1"], "unknown setting 'train': use section.field with section one of " + SECTION_NAMES),
+    (["rewards.weights.format_reward.soft=1"],  # the reward's name is everything after `weights.`
+     "unknown reward(s) format_reward.soft; known rewards: correctness_reward, format_reward_soft, xml_count_reward, "
+     "consistency_reward, format_reward_strict, number_reward, stepwise_reward, reasoning_reward"),
+    (["rewards.graded_scores=[1, x, 0, 0]"], "rewards.graded_scores[1]='x': expected a number"),  # the item is named
 ])
 def test_every_validation_error_says_what_is_wrong_and_how_to_fix_it(override, message):
     with pytest.raises(ConfigError) as err:

@@ -164,6 +164,7 @@ def test_percent_policy(pred, gold, policy, expected):
         ("0.0833333333333333", "1/12", 6, "tolerance"),  # a float printed in full
         ("0.666667", "2/3", 0, "close"),  # 0: fractions need the exact value
         ("0.125", "1/8", 6, "exact"),  # a finite decimal is the exact value, not a rounding
+        ("6667", "20000/3", 4, "tolerance"),  # a whole number can be the rounding too (6666.67)
     ],
 )
 def test_rounded_decimals_of_fraction_golds(pred, gold, digits, expected):
@@ -362,6 +363,30 @@ def test_plain_numbers_never_reach_math_verify(monkeypatch):
     monkeypatch.setattr(rewards, "_verified", lambda *a: pytest.fail("math-verify called on a plain number"))
     assert correctness_reward(["<answer>1,000</answer>", "\\boxed{72}", "<answer>\\frac{3}{4}</answer>"],
                               answer=["1000", "72", "0.75"]) == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("pred, gold, cfg, reaches", [
+    ("\\pi", "72", RewardConfig(), True),  # a LaTeX command
+    ("x^2", "72", RewardConfig(), True),  # a power
+    ("{x}", "72", RewardConfig(), True),  # a brace
+    ("\\pi" + "x" * 237, "72", RewardConfig(), True),  # LaTeX of 240 characters, the longest sent
+    ("\\pi" + "x" * 238, "72", RewardConfig(), False),  # one more: too long to be an answer
+    ("x + 1", "72", RewardConfig(), False),  # plain text against a number gold: compared as text
+    ("x" * 300, "72", RewardConfig(), False),  # long plain text too
+    ("y", "x + 1", RewardConfig(), True),  # a gold that is no number: math-verify decides
+    ("\\pi", "\\pi", RewardConfig(math_verify=False), False),  # switched off
+])
+def test_which_answers_reach_math_verify(pred, gold, cfg, reaches, monkeypatch):
+    sent = []
+    monkeypatch.setattr(rewards, "_verified", lambda gold, pred, timeout: sent.append(pred) or False)
+    grade(pred, gold, cfg)
+    assert bool(sent) is reaches
+
+
+def test_without_math_verify_latex_answers_compare_as_text(monkeypatch):
+    monkeypatch.setattr(rewards, "_verified", lambda *a: pytest.fail("math-verify called while switched off"))
+    off = RewardConfig(math_verify=False)
+    assert (grade("\\PI", "\\pi", off), grade("\\pi", "\\tau", off)) == ("exact", "wrong")
 
 
 def test_fast_path_imports_no_sympy():
