@@ -40,7 +40,7 @@ MODULES = {
         "MetricsCallback.__init__", "MetricsCallback.on_train_begin", "MetricsCallback.on_log", "MetricsCallback._row",
         "MetricsCallback._warn"]),
     "jsonl": ("mathrl/jsonl.py", "tests/test_jsonl.py", None),
-    "hosted": ("mathrl/hosted.py", "tests/test_hosted.py", ["install_plan", "install_missing"]),
+    "hosted": ("mathrl/cli/hosted.py", "tests/test_hosted.py", ["install_plan", "install_missing"]),
     "rewards": ("mathrl/rewards.py", "tests/test_rewards.py", None),
     # answer extraction: which answer a completion is graded on, and when hedging pays nothing
     "parsing": ("mathrl/parsing.py", "tests/test_parsing.py", [
@@ -88,7 +88,7 @@ NAMED = [
     ("resume trimming warnings.log at `< step` instead of `<= step`", "mathrl/train/metrics.py",
      "if _warning_step(line) <= step]", "if _warning_step(line) < step]",
      "tests/test_metrics.py::test_truncate_keeps_the_resumed_step_itself_in_every_log"),
-    ("the hosted installer's never-install-torch rule removed", "mathrl/hosted.py",
+    ("the hosted installer's never-install-torch rule removed", "mathrl/cli/hosted.py",
      'if name == "torch":\n            continue\n        ', "",
      "tests/test_hosted.py::test_plan_never_installs_torch_even_when_it_is_missing"),
     ("find_checkpoint ordering checkpoints by name (checkpoint-950 after checkpoint-1000)", "mathrl/train/grpo.py",

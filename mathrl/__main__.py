@@ -1,5 +1,5 @@
 """`python -m mathrl …` runs the same command line as the `mathrl` console script."""
 
-from mathrl.cli import main
+from mathrl.cli.commands import main
 
 raise SystemExit(main())

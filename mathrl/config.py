@@ -1,5 +1,9 @@
 """Typed run configuration: data, model, reward weights, GRPO and evaluation settings, and named profiles.
 
+    mathrl config --profile cpu-smoke --set train.max_steps=10   # the resolved config as YAML
+    mathrl config --fields                                       # every setting with its default and help
+    mathrl config --write-docs                                   # regenerate docs/config.md
+
 The spine every layer reads: it imports only errors, formats, arithmetic's names and the source registry's names.
 Load/save as YAML, override by `key=value`; `validate` checks a config before anything heavy loads.
 """

@@ -1,6 +1,9 @@
 """Load math word problems from any registered source (mathrl.sources: GSM8K, the Hub, files, reasoning-gym) into one
 row schema.
 
+    mathrl data stats --source gsm8k --split test           # counts and length statistics
+    mathrl data show --source file --path problems.jsonl --limit 3
+
 Every source yields rows `id, question, answer (normalized gold), solution, prompt (system + user turns)`: TRL hands these columns to the rewards.
 """
 

@@ -1,5 +1,8 @@
 """Where the code is running: Colab, Kaggle or local; GPUs and the precision they allow; versions against the pins.
 
+    mathrl env                  # platform, GPUs, precision, installed versions against the pins
+    mathrl env --json --offline # the same report as JSON, without the network check
+
 Used by the setup notebook and by `mathrl env`; nothing here loads a model.
 """
 

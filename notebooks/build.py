@@ -17,8 +17,8 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
+from mathrl.cli.suite import GITHUB_REPO, NOTEBOOKS, PARAMETERS, REPO_ENV, colab_url, kaggle_url  # noqa: E402
 from mathrl.config import DEFAULT_PROFILE, PROFILES  # noqa: E402
-from mathrl.suite import GITHUB_REPO, NOTEBOOKS, PARAMETERS, REPO_ENV, colab_url, kaggle_url  # noqa: E402
 
 IGNORE, SKIP = "# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP"
 METADATA = {
@@ -28,13 +28,13 @@ METADATA = {
 
 
 def params(name: str) -> dict:
-    """The notebook's parameters cell, from mathrl.suite.PARAMETERS (which the notebook checks injected names against)."""
+    """The notebook's parameters cell, from mathrl.cli.suite.PARAMETERS (which the notebook checks injected names against)."""
     lines = [f"{param} = {json.dumps(default) if isinstance(default, str) else repr(default)}  # {comment}"
              for param, default, comment in PARAMETERS[name]]
     return {"source": "\n".join(lines), "tags": ["parameters"]}
 
 
-def check(name: str, imports: str = "from mathrl import suite") -> str:
+def check(name: str, imports: str = "from mathrl.cli import suite") -> str:
     """The first lines of the cell under the parameters: imports, then refuse a parameter the notebook does not take."""
     return f"{imports}\n\nsuite.check_parameters(globals(), \"{name}\")\n"
 
@@ -54,7 +54,7 @@ if {{"COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"}} & set(os.environ):
     if not os.path.isdir(clone):
         subprocess.run(["git", "clone", "-q", "--depth", "1", repo, clone], check=True)
     sys.path.insert(0, clone)
-    from mathrl.hosted import bootstrap
+    from mathrl.cli.hosted import bootstrap
     bootstrap()"""
     return [(f"{title}\n\n{links}\n\n{intro}\n\n{note}", setup)]
 
@@ -78,7 +78,7 @@ SETUP = (
          "print(suite.describe_config(cfg))"),
         ("## Packages\n\nInstall any pinned package that is missing or too old. torch is never touched: Colab and "
          "Kaggle ship a CUDA build that a PyPI wheel would replace.",
-         "from mathrl import hosted\n\nhosted.install_missing()"),
+         "from mathrl.cli import hosted\n\nhosted.install_missing()"),
         ("## Environment\n\nWhere this runs, whether the Hub answers, and the installed versions against the pins.",
          f"{IGNORE}\nfrom mathrl.env import environment_report\n\nreport = environment_report()\nprint(report)"),
         ("## GPU check\n\nHow many GPUs, their memory, and whether they do bf16 natively. A T4 (compute capability "
@@ -104,7 +104,7 @@ DATA = (
     [
         (PARAMS_NOTE, params("01_data_exploration")),
         ("Both splits of the configured source.",
-         check("01_data_exploration", "from mathrl import explore, suite") + "out = suite.output_dir(out_dir)\n"
+         check("01_data_exploration", "from mathrl.cli import suite\nfrom mathrl.report import explore") + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
          "config_file=config_file, overrides=overrides)\n"
          "train, test = explore.load_splits(cfg, rows)\n"
@@ -144,7 +144,7 @@ REWARDS = (
     [
         (PARAMS_NOTE, params("02_reward_design")),
         ("The settings, and the first test problems.",
-         check("02_reward_design", "from mathrl import explore, suite\nfrom mathrl.data import load_rows")
+         check("02_reward_design", "from mathrl.cli import suite\nfrom mathrl.data import load_rows\nfrom mathrl.report import explore")
          + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
          "config_file=config_file, overrides=overrides, num_generations=num_generations, "
@@ -239,7 +239,7 @@ EVALUATION = (
     [
         (PARAMS_NOTE, params("04_evaluation_and_plots")),
         ("The settings, and the model notebook 03 trained.",
-         check("04_evaluation_and_plots", "from mathrl import suite\nfrom mathrl.report import plots, review")
+         check("04_evaluation_and_plots", "from mathrl.cli import suite\nfrom mathrl.report import plots, review")
          + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
          "config_file=config_file, overrides=overrides, eval_limit=eval_limit, completion_tokens=completion_tokens, out=out)\n"

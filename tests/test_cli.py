@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mathrl.cli import DATA_COMMANDS, main
+from mathrl.cli.commands import DATA_COMMANDS, main
 
 
 def test_data_stats_on_the_test_split(capsys, gsm8k_dir):

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from mathrl.eval import evaluate as ev
 from mathrl import jsonl
-from mathrl.cli import main
+from mathrl.cli.commands import main
 from mathrl.config import ConfigError, MathrlError, load_config
 from mathrl.data import make_prompt
+from mathrl.eval import evaluate as ev
 from mathrl.generation import Completion, halving_batches, transformers_generate
 
 RIGHT = "<reasoning>\n5 + 7 = 12\n</reasoning>\n<answer>\n12\n</answer>"

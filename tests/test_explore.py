@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mathrl import explore
+from mathrl.cli.suite import notebook_config
 from mathrl.config import FORMATS, RewardConfig
-from mathrl.suite import notebook_config
+from mathrl.report import explore
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from mathrl import env, hosted
+from mathrl import env
+from mathrl.cli import hosted
 from mathrl.env import read_pins as env_pins
 
 # A Colab-like kernel: its own CUDA torch, an old transformers, no trl, everything else in range.

@@ -15,8 +15,8 @@ LAYERS = (
               "config", "sources", "data", "hardware", "models", "env", "generation"}),
     ("eval", {"eval"}),
     ("train", {"train"}),
-    ("report", {"report", "explore"}),
-    ("command line", {"cli", "__main__", "suite", "hosted"}),
+    ("report", {"report"}),
+    ("command line", {"cli", "__main__"}),
 )
 
 

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from mathrl.suite import NOTEBOOK_DIR, NOTEBOOKS, colab_url, kaggle_url
+from mathrl.cli.suite import NOTEBOOK_DIR, NOTEBOOKS, colab_url, kaggle_url
 
 SANITIZE = NOTEBOOK_DIR / "nbval_sanitize.cfg"
 MAX_CODE_LINES = 10  # a cell calls one or two mathrl functions; more is logic that belongs in the package

@@ -4,7 +4,7 @@ import importlib.util
 
 import pytest
 
-from mathrl.cli import main
+from mathrl.cli.commands import main
 from mathrl.config import ConfigError, apply_overrides, load_config
 from mathrl.hardware import GPUS, MODELS, GiB, gpu_spec, match_device, model_spec
 from mathrl.train.plan import Plan, format_plan, plan_run

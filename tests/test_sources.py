@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mathrl import suite
-from mathrl.cli import main
+from mathrl.cli import suite
+from mathrl.cli.commands import main
 from mathrl.config import ConfigError, DataConfig, field_help, load_config, setting_help
 from mathrl.data import DataError, load_rows
 from mathrl.sources import SOURCES, Source

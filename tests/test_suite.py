@@ -7,10 +7,10 @@ import nbformat
 import pytest
 import yaml
 
-from mathrl import hosted, suite
-from mathrl.cli import main
-from mathrl.report import review
+from mathrl.cli import hosted, suite
+from mathrl.cli.commands import main
 from mathrl.config import PROFILES
+from mathrl.report import review
 
 
 def test_notebook_parameters_override_the_profile_and_none_keeps_it():
@@ -170,7 +170,7 @@ def _tiny_notebook(path):
     cell = nbformat.v4.new_code_cell("x = 1\nout_dir = None")
     cell.metadata["tags"] = ["parameters"]
     nb.cells = [cell, nbformat.v4.new_code_cell(
-        "from mathrl import suite\nsuite.record(suite.output_dir(out_dir), 'tiny', square=x * x)")]
+        "from mathrl.cli import suite\nsuite.record(suite.output_dir(out_dir), 'tiny', square=x * x)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path

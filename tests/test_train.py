@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from mathrl import cli
+from mathrl.cli import commands
 from mathrl.config import ConfigError, MathrlError, load_config
 from mathrl.models import choose_precision
 from mathrl.train.grpo import (
@@ -97,7 +97,7 @@ def test_config_errors(tiny_model_dir, tmp_path, overrides, message):
 
 
 def test_cli_reports_a_bad_setting_in_one_line(tmp_path, capsys):
-    code = cli.main(["train", "--profile", "cpu-smoke", "--output-dir", str(tmp_path), "--set",
+    code = commands.main(["train", "--profile", "cpu-smoke", "--output-dir", str(tmp_path), "--set",
                      "rewards.weights.nope=1"])
     assert code == 2 and capsys.readouterr().err.startswith("error: unknown reward")
 
@@ -369,7 +369,7 @@ def test_a_finished_run_rerun_with_its_target_changes_nothing(tiny_model_dir, tm
     (tmp_path / "final").mkdir()
     mark_complete(tmp_path / "final", 2)
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
-    assert cli.main(["train", "--config", str(tmp_path / CONFIG_FILE), "--max-steps", "2"]) == 0
+    assert commands.main(["train", "--config", str(tmp_path / CONFIG_FILE), "--max-steps", "2"]) == 0
     assert "already finished at step 2" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
 
@@ -479,7 +479,7 @@ def test_killed_run_resumes_to_the_same_step_without_losing_rows(tiny_model_dir,
         result = train(tiny_cfg(tiny_model_dir, tmp_path, **extra))
         assert result.resumed_from.name == "checkpoint-2" and result.global_step == 3
     else:  # the command line resumes the same way
-        assert cli.main(["train", "--profile", "cpu-smoke", "--config", str(tmp_path / CONFIG_FILE)]) == 0
+        assert commands.main(["train", "--profile", "cpu-smoke", "--config", str(tmp_path / CONFIG_FILE)]) == 0
     out = capsys.readouterr().out
     assert "resuming from" in out and "checkpoint-2 (step 2 of 3)" in out and "unfinished checkpoint-3" in out
 
@@ -587,7 +587,7 @@ def test_engines_that_need_a_gpu_are_refused_on_cpu_before_anything_starts(name,
     assert not out.exists()
     # Under `accelerate launch` the engine arrives as an environment variable; `mathrl train` reads it.
     monkeypatch.setenv(f"ACCELERATE_USE_{engine}", "true")
-    assert cli.main(["train", "--config", str(tiny_cfg(tiny_model_dir, out).save(tmp_path / "c.yaml"))]) == 2
+    assert commands.main(["train", "--config", str(tiny_cfg(tiny_model_dir, out).save(tmp_path / "c.yaml"))]) == 2
     assert not out.exists()
 
 

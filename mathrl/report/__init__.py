@@ -1,4 +1,4 @@
-"""Reading finished runs back for people: the figures of training and evaluation, and the summaries notebooks print.
+"""What the notebooks show people: data and rewards before training, figures and summaries of finished runs.
 
 Above train/ and eval/: it reads what they write, and neither imports it.
 """

@@ -1,5 +1,7 @@
 """Start training from a notebook: in-process on one GPU or CPU, else `accelerate launch` / torchrun as a subprocess.
 
+    from mathrl.train.launch import launch_training; result = launch_training(cfg)   # in a notebook cell
+
 The subprocess's output streams into the cell line by line, and its metrics.jsonl is tailed for the live curves.
 """
 

@@ -41,7 +41,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("mathrl.train.grpo", "run GRPO training (works under accelerate launch / torchrun)"),
     "eval": ("mathrl.eval.evaluate", "score a model on a split: accuracy with intervals, records, summary"),
     "ask": ("mathrl.eval.evaluate", "show a model's reasoning and extracted answer for one problem"),
-    "run": ("mathrl.suite", "execute the five notebooks in order with papermill"),
+    "run": ("mathrl.cli.suite", "execute the five notebooks in order with papermill"),
 }
 
 

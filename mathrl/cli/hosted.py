@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mathrl.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 
@@ -76,7 +76,7 @@ def bootstrap() -> None:
         from google.colab import drive
 
         drive.mount("/content/drive")
-    from mathrl.suite import output_dir
+    from mathrl.cli.suite import output_dir
 
     print(f"outputs go to {output_dir()}")
 

@@ -26,7 +26,7 @@ from mathrl.config import DEFAULT_PROFILE, PROFILES, Config, apply_overrides, lo
 from mathrl.errors import ConfigError, MathrlError
 from mathrl.sources import SOURCES, source_module
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = ("00_setup", "01_data_exploration", "02_reward_design", "03_grpo_training", "04_evaluation_and_plots")
 GITHUB_REPO = "mathrl/mathrl"  # the one place the public repository is named: links, clone URL
@@ -101,7 +101,7 @@ def check_counts(values: dict) -> None:
     >>> check_counts({"rows": 5, "limit": None, "profile": "cpu-smoke"})
     >>> check_counts({"rows": -3})
     Traceback (most recent call last):
-    mathrl.suite.ParameterError: rows=-3: give a whole number >= 1, or None for the profile's value (all rows for rows)
+    mathrl.cli.suite.ParameterError: rows=-3: give a whole number >= 1, or None for the profile's value (all rows for rows)
     """
     for name in COUNTS:
         value = values.get(name)
@@ -121,7 +121,7 @@ def check_parameters(namespace: dict, notebook: str) -> None:
     >>> check_parameters({"profile": "cpu-smoke", "rows": 5}, "01_data_exploration")
     >>> check_parameters({"profile": "cpu-smoke", "rowz": 5}, "01_data_exploration")
     Traceback (most recent call last):
-    mathrl.suite.ParameterError: 01_data_exploration has no parameter rowz; it takes profile, config_file, model, data_source, data_path, rows, overrides, out_dir
+    mathrl.cli.suite.ParameterError: 01_data_exploration has no parameter rowz; it takes profile, config_file, model, data_source, data_path, rows, overrides, out_dir
     """
     if namespace.get("_mathrl_parameters_checked"):
         return
