@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mathrl import parsing, rewards
 from mathrl.config import DEFAULT_REWARD_WEIGHTS, FORMATS, Config, RewardConfig, validate
+from mathrl.errors import ConfigError
 from mathrl.parsing import render_gold
 from mathrl.rewards import (
     DOCS_PATH, REWARDS, build_reward_funcs, combined_reward, consistency_reward, correctness_reward,
@@ -387,6 +388,57 @@ def test_without_math_verify_latex_answers_compare_as_text(monkeypatch):
     monkeypatch.setattr(rewards, "_verified", lambda *a: pytest.fail("math-verify called while switched off"))
     off = RewardConfig(math_verify=False)
     assert (grade("\\PI", "\\pi", off), grade("\\pi", "\\tau", off)) == ("exact", "wrong")
+
+
+def test_numbers_too_large_for_a_float_and_irrational_golds_grade_without_raising():
+    assert grade("1e400", "72") == "wrong"  # 10**400 cannot be compared as a float
+    assert grade("1.5", "\\sqrt{2}") == "close"  # an irrational gold is a float: no rounded-decimal reading
+
+
+def test_stepwise_accepts_a_result_rounded_to_its_stated_decimals_only():
+    steps = ["1/8 = 0.13", "10/3 = 3.33", "10/3 = 3.4"]  # 0.125 to two places; 3.333 to two; 3.333 is not 3.4
+    texts = [f"<reasoning>{s}</reasoning><answer>{s.split('= ')[1]}</answer>" for s in steps]
+    assert stepwise_reward(texts) == [1.0, 1.0, -0.5]
+
+
+def test_consistency_finds_the_last_computed_result_and_thousands_commas():
+    texts = ["<reasoning>72 eggs in 6 boxes: 6*12 = 72</reasoning><answer>72</answer>",  # the first 72 is no result
+             "<reasoning>500 + 500 = 1,000</reasoning><answer>1000</answer>"]  # 1,000 exactly is written with a comma
+    assert consistency_reward(texts) == [1.0, 1.0]
+
+
+def test_combined_reward_passes_format_and_config_to_every_reward():
+    strict_only = RewardConfig(weights={"format_reward_strict": 1.0})
+    gold = render_gold("Twice 36 is <<2*36=72>>72.\n#### 72", "working_out")
+    assert combined_reward([gold], fmt="working_out", reward_cfg=strict_only) == [1.0]
+    graded = RewardConfig(correctness_mode="graded", weights={"correctness_reward": 1.0})
+    assert combined_reward(["<answer>72.00004</answer>"], answer=["72"], reward_cfg=graded) == [0.5]  # "close"
+    third = RewardConfig(weights={"correctness_reward": 1 / 3})
+    assert combined_reward(["<answer>72</answer>"], answer=["72"], reward_cfg=third) == [0.333333]  # six places
+
+
+def test_breakdown_passes_other_arguments_through_whole():
+    # TRL adds arguments that are no column (a step number, the trainer state): they reach each reward unsliced.
+    assert reward_breakdown(["<answer>72</answer>"], answer=["72"], names=["correctness_reward"], step=3) == {
+        "correctness_reward": [1.0]}
+
+
+def test_an_unknown_reward_is_named_with_the_known_ones():
+    with pytest.raises(ConfigError) as err:
+        rewards.BoundReward("wishful_reward")
+    assert str(err.value) == (
+        "unknown reward 'wishful_reward'; known rewards: format_reward_strict, format_reward_soft, xml_count_reward, "
+        "correctness_reward, number_reward, consistency_reward, stepwise_reward, reasoning_reward")
+
+
+def test_the_command_line_prints_or_writes_the_reward_table(tmp_path, monkeypatch, capsys):
+    assert rewards.main([]) == 0
+    assert capsys.readouterr().out == reward_table_markdown()
+    target = tmp_path / "docs" / "rewards.md"
+    monkeypatch.setattr(rewards, "DOCS_PATH", target)
+    assert rewards.main(["--write-docs"]) == 0
+    assert target.read_text() == reward_table_markdown()
+    assert capsys.readouterr().out == f"wrote {target}\n"
 
 
 def test_fast_path_imports_no_sympy():
