@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from mathrl.config import load_config
-from mathrl.data import load_rows
+from mathrl.data.load import load_rows
 from mathrl.generation import length_sorted_batches, prompt_texts, stop_strings, transformers_generate
 from mathrl.models import load_model
 

@@ -89,7 +89,7 @@ def plain_trainer(cfg, callbacks):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from mathrl.data import drop_long_prompts, load_rows
+    from mathrl.data.load import drop_long_prompts, load_rows
     from mathrl.models import resolve_model_path
     from mathrl.rewards import build_reward_funcs
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import yaml
 
 from mathrl.arithmetic import WORKED_METHODS
+from mathrl.data.sources import SOURCES
 from mathrl.errors import ConfigError, MathrlError  # noqa: F401  (users catch both as mathrl.config's)
 from mathrl.formats import DEFAULT_FORMAT, FORMATS, FormatSpec, get_format
-from mathrl.sources import SOURCES
 
 # --------------------------------------------------------------------------- models
 

@@ -144,7 +144,7 @@ REWARDS = (
     [
         (PARAMS_NOTE, params("02_reward_design")),
         ("The settings, and the first test problems.",
-         check("02_reward_design", "from mathrl.cli import suite\nfrom mathrl.data import load_rows\nfrom mathrl.report import explore")
+         check("02_reward_design", "from mathrl.cli import suite\nfrom mathrl.data.load import load_rows\nfrom mathrl.report import explore")
          + "out = suite.output_dir(out_dir)\n"
          "cfg = suite.notebook_config(profile, model=model, data_source=data_source, data_path=data_path, "
          "config_file=config_file, overrides=overrides, num_generations=num_generations, "

@@ -9,7 +9,7 @@ import pytest
 
 from mathrl.arithmetic import equations
 from mathrl.config import DataConfig, get_format
-from mathrl.data import (
+from mathrl.data.load import (
     COLUMNS, DataError, dataset_stats, drop_long_prompts, gold_from_gsm8k_solution, load_dataset, load_rows,
 )
 
@@ -239,9 +239,9 @@ def test_shipped_gsm8k_under_answer_style_final_is_refused(gsm8k_dir):
     (DataConfig(source="huggingface"), "data.source='huggingface' is not a source: choose gsm8k, hub"),
 ])
 def test_a_source_that_cannot_be_read_is_refused_before_the_hub(cfg, message, monkeypatch):
-    import mathrl.sources.hub
+    import mathrl.data.sources.hub
 
-    monkeypatch.setattr(mathrl.sources.hub, "read_hub", lambda *a: pytest.fail("went to the Hub"))
+    monkeypatch.setattr(mathrl.data.sources.hub, "read_hub", lambda *a: pytest.fail("went to the Hub"))
     with pytest.raises(DataError, match=message):
         load_rows(cfg)
 

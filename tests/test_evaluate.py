@@ -9,7 +9,7 @@ import torch
 from mathrl import jsonl
 from mathrl.cli.commands import main
 from mathrl.config import ConfigError, MathrlError, load_config
-from mathrl.data import make_prompt
+from mathrl.data.load import make_prompt
 from mathrl.eval import evaluate as ev
 from mathrl.generation import Completion, halving_batches, transformers_generate
 

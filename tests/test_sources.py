@@ -1,5 +1,5 @@
 """The source registry is the one place a data source is named: the worked example in docs/extending.md, registered at
-run time, loads through mathrl.data, passes config validation, shows in the help and the notebooks' description."""
+run time, loads through mathrl.data.load, passes config validation, shows in the help and the notebooks' description."""
 
 import importlib
 import re
@@ -11,8 +11,8 @@ import pytest
 from mathrl.cli import suite
 from mathrl.cli.commands import main
 from mathrl.config import ConfigError, DataConfig, field_help, load_config, setting_help
-from mathrl.data import DataError, load_rows
-from mathrl.sources import SOURCES, Source
+from mathrl.data.load import DataError, load_rows
+from mathrl.data.sources import SOURCES, Source
 
 EXTENDING = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 
@@ -36,9 +36,9 @@ def times(tmp_path, monkeypatch):
     return name
 
 
-def test_the_docs_example_is_one_module_and_one_registry_line_under_mathrl_sources():
+def test_the_docs_example_is_one_module_and_one_registry_line_under_mathrl_data_sources():
     code, name, entry = docs_example()
-    assert (name, entry.module) == ("times", "mathrl.sources.times")
+    assert (name, entry.module) == ("times", "mathrl.data.sources.times")
     assert "def load(cfg: DataConfig, split: str) -> Records:" in code and "def origin(cfg: DataConfig)" in code
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from mathrl.config import get_format, load_config
-from mathrl.data import load_rows
+from mathrl.data.load import load_rows
 from mathrl.parsing import extract_answer
 from mathrl.rewards import consistency_reward
 from mathrl.train.warmup import direct_text, format_warmup, warmup_text

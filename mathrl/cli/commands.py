@@ -35,7 +35,7 @@ from mathrl.errors import ConfigError, MathrlError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "env": ("mathrl.env", "report the environment: platform, GPUs, precision, installed versions"),
-    "data": ("mathrl.data", "inspect a data source: counts and length statistics"),
+    "data": ("mathrl.data.load", "inspect a data source: counts and length statistics"),
     "config": ("mathrl.config", "print the resolved config as YAML, or the table of settings"),
     "plan": ("mathrl.train.plan", "estimate GPU memory and step time for a profile before training"),
     "train": ("mathrl.train.grpo", "run GRPO training (works under accelerate launch / torchrun)"),

@@ -23,8 +23,8 @@ from pathlib import Path
 import yaml
 
 from mathrl.config import DEFAULT_PROFILE, PROFILES, Config, apply_overrides, load_config, validate
+from mathrl.data.sources import SOURCES, source_module
 from mathrl.errors import ConfigError, MathrlError
-from mathrl.sources import SOURCES, source_module
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"

@@ -94,7 +94,7 @@ def _check_same_run(out: Path, run: dict) -> None:
 
 def eval_rows(cfg: Config, split: str | None = None) -> list[dict]:
     """The examples to evaluate: the data source's eval split, first eval.limit rows."""
-    from mathrl.data import load_rows
+    from mathrl.data.load import load_rows
 
     if cfg.eval.limit is not None and cfg.eval.limit <= 0:
         raise ConfigError(f"eval.limit={cfg.eval.limit}: evaluate at least one example (or none for the whole split)")
@@ -340,7 +340,7 @@ def ask(model, question: str, cfg: Config) -> dict:
 
     `model` is a name or path (loaded once and kept), or a (generate function, tokenizer) pair.
     """
-    from mathrl.data import make_prompt
+    from mathrl.data.load import make_prompt
 
     if not question.strip():
         raise MathrlError("ask needs a question, e.g. mathrl ask \"Tom has 3 apples and buys 4 more. How many?\"")

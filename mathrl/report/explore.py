@@ -72,7 +72,7 @@ def answer_digits(answer: str) -> int | None:
 
 def load_splits(cfg: Config, rows: int | None = None) -> tuple[list[dict], list[dict]]:
     """(train, test) rows of the configured source, the first `rows` of each (None = all, whatever the profile says)."""
-    from mathrl.data import load_rows
+    from mathrl.data.load import load_rows
 
     if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
         raise ConfigError(f"rows={rows!r}: give a whole number >= 1, or None for all rows")
@@ -91,7 +91,7 @@ def problem_table(rows: list[dict], tokenizer=None):
     """One row per problem: steps, operations, answer digits, and with a tokenizer question/solution/prompt tokens."""
     import pandas as pd
 
-    from mathrl.data import prompt_tokens
+    from mathrl.data.load import prompt_tokens
 
     frame = pd.DataFrame({
         "id": [r["id"] for r in rows],

@@ -392,7 +392,7 @@ def _enable_compiled_decoding(trainer) -> None:
 
 def prepare_rows(cfg: Config, tokenizer, rows: list[dict] | None = None) -> tuple[list[dict], list[str]]:
     """Training rows whose prompt fits train.max_prompt_length tokens, and the ids dropped (TRL 1.16 cannot truncate)."""
-    from mathrl.data import drop_long_prompts, load_rows
+    from mathrl.data.load import drop_long_prompts, load_rows
 
     rows = load_rows(cfg.data, cfg.data.split) if rows is None else rows
     budget = min(cfg.train.max_prompt_length, cfg.data.max_prompt_tokens or cfg.train.max_prompt_length)
@@ -414,7 +414,7 @@ def build_trainer(cfg: Config, callbacks: tuple = (), warmup: bool | None = None
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    from mathrl.data import load_rows
+    from mathrl.data.load import load_rows
     from mathrl.models import choose_precision, load_model, lora_config
     from mathrl.rewards import build_reward_funcs
     from mathrl.train.dynamic import DynamicSamplingTrainer
@@ -545,7 +545,7 @@ def train(cfg: Config, callbacks: tuple = ()) -> TrainResult:
     Every check, the data load included, runs before the output dir is touched; a run already finished at
     train.max_steps changes nothing.
     """
-    from mathrl.data import load_rows
+    from mathrl.data.load import load_rows
     from mathrl.train.metrics import METRICS_FILE, truncate_after
 
     out = Path(cfg.train.output_dir)

@@ -38,7 +38,7 @@ def validation_rows(cfg: Config, train_rows: list[dict]) -> list[dict]:
     The test problems are the split's first eval.limit rows (what `mathrl eval` and notebook 04 score), so choosing a
     checkpoint on these never sees them; a problem whose question is also a training question is skipped.
     """
-    from mathrl.data import load_rows
+    from mathrl.data.load import load_rows
     from mathrl.eval.evaluate import eval_rows
 
     split = load_rows(dataclasses.replace(cfg.data, limit=None), cfg.data.eval_split)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from mathrl.config import DataConfig
+from mathrl.data.sources import Records
+from mathrl.data.sources.files import read_split
 from mathrl.errors import DataError
-from mathrl.sources import Records
-from mathrl.sources.files import read_split
 
 
 def load(cfg: DataConfig, split: str) -> Records:

@@ -1,4 +1,4 @@
-"""Load math word problems from any registered source (mathrl.sources: GSM8K, the Hub, files, reasoning-gym) into one
+"""Load math word problems from any registered source (mathrl.data.sources: GSM8K, the Hub, files, reasoning-gym) into one
 row schema.
 
     mathrl data stats --source gsm8k --split test           # counts and length statistics
@@ -13,10 +13,10 @@ import json
 import statistics
 
 from mathrl.config import Config, DataConfig, option_type
+from mathrl.data.sources import SOURCES, source_module
 from mathrl.errors import DataError
 from mathrl.formats import FormatSpec, get_format
 from mathrl.gsm8k import MARKER, split_solution
-from mathrl.sources import SOURCES, source_module
 from mathrl.stats import percentile
 
 COLUMNS = ("id", "question", "answer", "solution", "prompt")

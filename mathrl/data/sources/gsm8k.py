@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mathrl.config import DataConfig
-from mathrl.sources import Records
-from mathrl.sources.files import read_split
-from mathrl.sources.hub import from_hub
+from mathrl.data.sources import Records
+from mathrl.data.sources.files import read_split
+from mathrl.data.sources.hub import from_hub
 
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "gsm8k"
+SHIPPED = Path(__file__).resolve().parents[3] / "data" / "gsm8k"
 
 
 def load(cfg: DataConfig, split: str) -> Records:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from mathrl.arithmetic import worked_sum
 from mathrl.config import DataConfig
+from mathrl.data.sources import Records
 from mathrl.errors import DataError
-from mathrl.sources import Records
 
 TEST_TRIES = 4  # problems drawn per test row wanted, before giving up on finding unseen ones
 

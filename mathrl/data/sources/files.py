@@ -10,8 +10,8 @@ from pathlib import Path
 
 from mathrl import jsonl
 from mathrl.config import DataConfig, not_utf8
+from mathrl.data.sources import Records
 from mathrl.errors import DataError
-from mathrl.sources import Records
 
 FILE_TYPES = (".jsonl", ".json", ".csv", ".parquet")
 
