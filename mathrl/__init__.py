@@ -1,6 +1,6 @@
 """mathrl: teach small instruct models grade-school math with GRPO on GSM8K, from notebooks or the command line.
 
-The package holds the logic (config, data, models, rewards, training, evaluation, plots); the notebooks call it.
+Layers, bottom first (tests/test_layers.py): the modules here with data/, then eval/, train/, report/, cli/.
 """
 
 from mathrl.notices import quiet_third_party
