@@ -120,16 +120,15 @@ def _fresh_mathrl_caches():
 
 
 def _scratch_copy(module: str, test_file: str, where: Path, left_out=()) -> None:
-    """The package, one test file, conftest and pytest's settings; data/, docs/ and tests/data/ linked (read only),
-    since some tests read GSM8K, compare generated docs or load recorded cases."""
+    """The package, the tests and pytest's settings; data/ and docs/ linked (read only), since some tests read GSM8K
+    or compare generated docs."""
     shutil.copytree(ROOT / "mathrl", where / "mathrl", ignore=shutil.ignore_patterns("__pycache__"))
-    (where / "tests").mkdir()
-    for name in ("conftest.py", Path(test_file).name):
-        shutil.copy(ROOT / "tests" / name, where / "tests" / name)
+    # every test file, since one may import another's helpers (test_metrics reads test_plots'); mutmut runs only test_file
+    shutil.copytree(ROOT / "tests", where / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     with open(where / "tests" / "conftest.py", "a", encoding="utf-8") as conftest:
         conftest.write(FRESH_CACHES)
     shutil.copy(ROOT / "pyproject.toml", where / "pyproject.toml")
-    for linked in ("data", "docs", "tests/data"):
+    for linked in ("data", "docs"):
         (where / linked).symlink_to(ROOT / linked)
     (where / "setup.cfg").write_text(
         "[mutmut]\nsource_paths = mathrl/\n"
