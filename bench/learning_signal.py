@@ -9,6 +9,10 @@ the format warm-up) is saved when training begins; it and the final model are th
 evaluate() on the declared fresh problems (docs/learning.md): greedy, compared problem by problem with McNemar, and
 on --samples samples per problem at the training temperature (pass@1, paired). The starting point's scores are kept
 under runs/learning_start/<hash of its weights>, so runs that share a warm-up score it once.
+
+    nice python bench/learning_signal.py --name reference --resume [--set ...]
+        # the same run continued: training resumes from its newest checkpoint (or is skipped when finished) and the
+        # scoring runs again, e.g. after it stopped; the run's starting point and training time come from run.json
 """
 
 from __future__ import annotations
@@ -148,21 +152,30 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=2, help="samples per problem at the training temperature")
     parser.add_argument("--first", type=int, default=FIRST, help="the declared problems start here in the split")
     parser.add_argument("--problems", type=int, default=COUNT, help="how many declared problems")
+    parser.add_argument("--resume", action="store_true", help="continue the run named --name instead of starting anew")
     args = parser.parse_args()
     if args.samples < 2:
         parser.error(f"--samples {args.samples}: give at least 2 samples per problem")
     started = time.time()
     out = ROOT / "runs" / f"learning_{args.name}"
-    shutil.rmtree(out, ignore_errors=True)  # a fresh run: this measures learning, not resuming
+    if not args.resume:
+        shutil.rmtree(out, ignore_errors=True)  # a fresh run: this measures learning, not resuming
     cfg = load_config("cpu-learn", overrides=[f"train.output_dir={out / 'train'}", *args.overrides])
     judged = judged_config(cfg, args.samples)
     rows = declared_problems(cfg, args.first, args.problems)
 
+    record = out / "run.json"  # where the starting point went and how long training took, for --resume
     trained = train(cfg, callbacks=(SaveStartingPoint(out / "start"),))
-    training_s = time.time() - started
+    if (out / "start").is_dir():
+        start = cached_start(out / "start")
+        record.write_text(json.dumps({"start": str(start), "training_seconds": round(time.time() - started)}))
+    elif not record.is_file():
+        raise SystemExit(f"{out} has neither the starting point (start/) nor {record.name}: run it again without --resume")
+    start, training_s = (lambda r: (Path(r["start"]), r["training_seconds"]))(json.loads(record.read_text()))
     print(f"trained in {training_s:.0f} s", flush=True)
-    start = cached_start(out / "start")
-    before = scored(judged, str(start / "model"), start / f"eval_{args.first}_{args.problems}_{args.samples}", rows)
+    # the starting point's scores are kept per decoding: runs at another temperature score it again
+    folder = f"eval_{args.first}_{args.problems}_{args.samples}_t{judged.eval.temperature:g}"
+    before = scored(judged, str(start / "model"), start / folder, rows)
     print(f"starting point scored ({time.time() - started:.0f} s)", flush=True)
     after = scored(judged, str(trained.final_dir), out / "eval_trained", rows)
 
