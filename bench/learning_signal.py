@@ -11,8 +11,8 @@ on --samples samples per problem at the training temperature (pass@1, paired). T
 under runs/learning_start/<hash of its weights>, so runs that share a warm-up score it once.
 
     nice python bench/learning_signal.py --name reference --resume [--set ...]
-        # the same run continued: training resumes from its newest checkpoint (or is skipped when finished) and the
-        # scoring runs again, e.g. after it stopped; the run's starting point and training time come from run.json
+        # the same run scored again after training finished (e.g. when scoring stopped): training is skipped, and
+        # the starting point and training time come from the run's run.json
 """
 
 from __future__ import annotations
@@ -127,6 +127,7 @@ def cached_start(folder: Path) -> Path:
         home.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(home / "model", ignore_errors=True)
         shutil.move(str(folder), str(home / "model"))
+    shutil.rmtree(folder, ignore_errors=True)  # already cached by an earlier run with the same warm-up
     return home
 
 
@@ -165,12 +166,13 @@ def main() -> int:
     rows = declared_problems(cfg, args.first, args.problems)
 
     record = out / "run.json"  # where the starting point went and how long training took, for --resume
-    trained = train(cfg, callbacks=(SaveStartingPoint(out / "start"),))
-    if (out / "start").is_dir():
+    if args.resume and not record.is_file():
+        # a run stopped during training: resuming would save the resumed model, not GRPO's starting point
+        raise SystemExit(f"{out} has no {record.name}, so its starting point is unknown: run it again without --resume")
+    trained = train(cfg, callbacks=() if args.resume else (SaveStartingPoint(out / "start"),))
+    if not args.resume:
         start = cached_start(out / "start")
         record.write_text(json.dumps({"start": str(start), "training_seconds": round(time.time() - started)}))
-    elif not record.is_file():
-        raise SystemExit(f"{out} has neither the starting point (start/) nor {record.name}: run it again without --resume")
     start, training_s = (lambda r: (Path(r["start"]), r["training_seconds"]))(json.loads(record.read_text()))
     print(f"trained in {training_s:.0f} s", flush=True)
     # the starting point's scores are kept per decoding: runs at another temperature score it again
