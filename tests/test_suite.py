@@ -251,3 +251,33 @@ def test_a_config_file_reaches_an_executed_notebook(tmp_path):
     printed = nbformat.read(tmp_path / "run" / "00_setup.ipynb", as_version=4).cells
     config_cell = next(c for c in printed if c.cell_type == "code" and "describe_config" in c.source)
     assert "train    7 steps, lr 3e-05," in config_cell.outputs[0]["text"]  # cpu-smoke alone says 2 steps, lr 1e-05
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_kernels_shut_down_without_the_interrupt_that_makes_an_idle_kernel_log_keyboardinterrupt(quiet, monkeypatch):
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    interrupts = []
+    real = AsyncKernelManager._async_interrupt_kernel
+
+    async def recorded(self):
+        interrupts.append(self.shutting_down)
+        await real(self)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", recorded)
+    manager = (suite.quiet_shutdown_kernel_manager() if quiet else AsyncKernelManager)(kernel_name="python3")
+
+    async def start_and_stop():
+        await manager.start_kernel()
+        client = manager.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=60)
+        client.stop_channels()
+        await manager.shutdown_kernel()
+        return await manager.is_alive()
+
+    assert asyncio.run(start_and_stop()) is False
+    # jupyter_client itself interrupts a kernel it shuts down (the plain manager); the suite's manager does not
+    assert interrupts == ([] if quiet else [True])

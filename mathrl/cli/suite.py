@@ -261,7 +261,7 @@ def execute(notebook: str | Path, out: str | Path, parameters: dict, name: str |
     try:
         papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
                                    cwd=str(source.parent), progress_bar=False, log_output=False,
-                                   config=_kernel_transport())
+                                   config=_kernel_transport(), kernel_manager_class=quiet_shutdown_kernel_manager())
     except papermill.PapermillExecutionError as err:
         raise SuiteError(f"{source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
                          f"(the executed notebook is {target})") from None
@@ -280,6 +280,20 @@ def _kernel_transport():
     runtime = Path(jupyter_runtime_dir())
     runtime.mkdir(parents=True, exist_ok=True)
     return TraitletsConfig({"KernelManager": {"transport": "ipc", "ip": str(runtime / f"mathrl-{os.getpid()}-ipc")}})
+
+
+def quiet_shutdown_kernel_manager():
+    """jupyter_client's kernel manager, less the SIGINT it sends every kernel as it shuts it down: an idle kernel that
+    the interrupt reaches between two messages logs "KeyboardInterrupt caught in kernel" into the user's terminal.
+    A kernel that is still busy gets the shutdown request, then SIGTERM and SIGKILL, as before."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
 
 
 def suite_parameters(profile: str, given: dict, known: dict) -> dict:
