@@ -153,7 +153,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=2, help="samples per problem at the training temperature")
     parser.add_argument("--first", type=int, default=FIRST, help="the declared problems start here in the split")
     parser.add_argument("--problems", type=int, default=COUNT, help="how many declared problems")
-    parser.add_argument("--resume", action="store_true", help="continue the run named --name instead of starting anew")
+    parser.add_argument("--resume", action="store_true", help="score the run named --name again, once it has finished training")
     args = parser.parse_args()
     if args.samples < 2:
         parser.error(f"--samples {args.samples}: give at least 2 samples per problem")
