@@ -173,7 +173,8 @@ def main() -> int:
     if not args.resume:
         start = cached_start(out / "start")
         record.write_text(json.dumps({"start": str(start), "training_seconds": round(time.time() - started)}))
-    start, training_s = (lambda r: (Path(r["start"]), r["training_seconds"]))(json.loads(record.read_text()))
+    run = json.loads(record.read_text())
+    start, training_s = Path(run["start"]), run["training_seconds"]
     print(f"trained in {training_s:.0f} s", flush=True)
     # the starting point's scores are kept per decoding: runs at another temperature score it again
     folder = f"eval_{args.first}_{args.problems}_{args.samples}_t{judged.eval.temperature:g}"
