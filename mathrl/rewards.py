@@ -32,9 +32,12 @@ _DEFAULT_CFG = RewardConfig()
 # --------------------------------------------------------------------------- math-verify (mathrl.verify) for LaTeX only
 
 
-@lru_cache(maxsize=16_384)
-def _verified(gold: str, pred: str, timeout: float) -> bool:
+def _math_verify_equal(gold: str, pred: str, timeout: float) -> bool:
     return MATH_VERIFY.equal(gold, pred, timeout)
+
+
+# Cached by a call rather than a decorator here and below: mutmut leaves decorated functions unmutated.
+_verified = lru_cache(maxsize=16_384)(_math_verify_equal)
 
 
 def _needs_math_verify(text: str) -> bool:
@@ -44,10 +47,12 @@ def _needs_math_verify(text: str) -> bool:
 # --------------------------------------------------------------------------- grading
 
 
-@lru_cache(maxsize=4096)
-def _gold(gold) -> tuple[str, Value | None]:
+def _read_gold(gold) -> tuple[str, Value | None]:
     text = gold_answer(gold)
     return text, (answer_value(text) if text else None)
+
+
+_gold = lru_cache(maxsize=4096)(_read_gold)
 
 
 def clear_caches() -> None:
@@ -149,15 +154,14 @@ def _score(level: str | None, cfg: RewardConfig) -> float | None:
 REWARDS: dict = {}
 
 
-def _reward(low: float, high: float, span=None):
-    """Register a reward with the range it pays (span(cfg) when the range depends on the config)."""
+def _register(func, low: float, high: float, span=None) -> None:
+    """Register a reward with the range it pays (span(cfg) when the range depends on the config).
 
-    def register(func):
-        func.span = span or (lambda cfg: (low, high))
-        REWARDS[func.__name__] = func
-        return func
-
-    return register
+    A call after each definition rather than a decorator: mutmut leaves decorated functions unmutated, and the rewards
+    are what mutation testing must reach first.
+    """
+    func.span = span or (lambda cfg: (low, high))
+    REWARDS[func.__name__] = func
 
 
 def _texts(completions) -> list[str]:
@@ -174,7 +178,6 @@ def _column(values, n: int) -> list:
     return (values + [None] * n)[:n]
 
 
-@_reward(0.0, 1.0)
 def format_reward_strict(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """1 when the completion is exactly the format's sections (each tag once, whitespace only outside them), else 0.
 
@@ -184,7 +187,9 @@ def format_reward_strict(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[floa
     return [1.0 if parse_sections(t, fmt).strict else 0.0 for t in _texts(completions)]
 
 
-@_reward(0.0, 1.0)
+_register(format_reward_strict, 0.0, 1.0)
+
+
 def format_reward_soft(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """1 when the format's sections all appear in order (other text allowed around them), else 0.
 
@@ -194,7 +199,9 @@ def format_reward_soft(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]
     return [1.0 if parse_sections(t, fmt).in_order else 0.0 for t in _texts(completions)]
 
 
-@_reward(-0.5, 1.0)
+_register(format_reward_soft, 0.0, 1.0)
+
+
 def xml_count_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """Partial credit per tag present once and in order; repeats earn nothing, text after the last section costs.
 
@@ -211,8 +218,9 @@ def xml_count_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     return out
 
 
-@_reward(0.0, 1.0, span=lambda cfg: (0.0, 1.0) if cfg.correctness_mode == "binary" else
-         (min(cfg.graded_scores), max(cfg.graded_scores)))
+_register(xml_count_reward, -0.5, 1.0)
+
+
 def correctness_reward(completions, answer=None, fmt=DEFAULT_FORMAT, reward_cfg=None, solution=None,
                        log_extra=None, **kwargs) -> list[float | None]:
     """Pays for the right final answer (binary 1/0, or graded exact/tolerance/close/wrong); None without a gold answer.
@@ -231,7 +239,10 @@ def correctness_reward(completions, answer=None, fmt=DEFAULT_FORMAT, reward_cfg=
     return scores
 
 
-@_reward(0.0, 1.0)
+_register(correctness_reward, 0.0, 1.0, span=lambda cfg: (0.0, 1.0) if cfg.correctness_mode == "binary" else
+          (min(cfg.graded_scores), max(cfg.graded_scores)))
+
+
 def number_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """1 when the format's answer field holds one parseable number, else 0.
 
@@ -240,6 +251,9 @@ def number_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """
     values = [extract_answer(t, fmt, STRICT_RULES).value for t in _texts(completions)]
     return [1.0 if v is not None and to_number(v) is not None else 0.0 for v in values]
+
+
+_register(number_reward, 0.0, 1.0)
 
 
 def _reasoning(text: str, fmt) -> str | None:
@@ -270,7 +284,6 @@ def _computes(reasoning: str, value: float, limit: int = 64) -> bool:
     return False
 
 
-@_reward(0.0, 1.0)
 def consistency_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """1 when the final answer is a result the reasoning computed (`... = N`), else 0.
 
@@ -286,12 +299,14 @@ def consistency_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]
     return out
 
 
+_register(consistency_reward, 0.0, 1.0)
+
+
 def _step_ok(lhs: float, rhs: float, decimals: int) -> bool:
     # A stated result may round: "10/3 = 3.33" is right to its two decimals.
     return abs(lhs - rhs) <= 0.5 * 10.0 ** -decimals + 1e-9 * max(1.0, abs(rhs))
 
 
-@_reward(-0.5, 1.0)
 def stepwise_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     """Checks each `a op b = c` in the reasoning: pays correct steps and a last step that reaches the answer; -0.5 if any is wrong.
 
@@ -314,7 +329,9 @@ def stepwise_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
     return out
 
 
-@_reward(0.0, 1.0)
+_register(stepwise_reward, -0.5, 1.0)
+
+
 def reasoning_reward(completions, fmt=DEFAULT_FORMAT, reward_cfg=None, **kwargs) -> list[float]:
     """Pays reasoning of useful length: distinct words over RewardConfig.min_reasoning_words, capped at 1.
 
@@ -328,6 +345,9 @@ def reasoning_reward(completions, fmt=DEFAULT_FORMAT, reward_cfg=None, **kwargs)
         reasoning = _reasoning(text, fmt) or ""
         out.append(min(1.0, len(set(reasoning.lower().split())) / minimum))
     return out
+
+
+_register(reasoning_reward, 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------- binding, combining, documenting
