@@ -57,9 +57,8 @@ MODULES = {
 
 # Why a module's run covers only some of its functions, for the docs.
 SCOPE = {
-    "rewards": "mutmut leaves decorated functions alone, so the registered rewards "
-               "themselves (`@_reward`: format, correctness, number, consistency, stepwise, reasoning) and the cached "
-               "`_gold` and `_verified` are not mutated; their helpers (grade, _compare, _computes, _step_ok, ...) are",
+    "rewards": "every function, the rewards themselves included: mutmut leaves decorated functions alone, so the "
+               "rewards are registered and the caches built by plain calls",
     "config": "validation and the coercion that every door (YAML, --set, dict overrides, the Python API) puts a "
               "value through; not loading, profiles or the docs",
 }
@@ -134,7 +133,9 @@ def _scratch_copy(module: str, test_file: str, where: Path, left_out=()) -> None
         "[mutmut]\nsource_paths = mathrl/\n"
         f"only_mutate = {module}\n"
         "also_copy =\n    data\n    docs\n"  # mutmut runs the tests in mutants/, a copy of the scratch copy
+        # a fixed hypothesis seed: a mutant is killed or not the same way on every run
         "pytest_add_cli_args =\n    -x\n    -q\n    -m\n    not slow\n    -p\n    no:cacheprovider\n"
+        "    --hypothesis-seed\n    0\n"
         + "".join(f"    --deselect\n    {test}\n" for test in left_out)
         + f"pytest_add_cli_args_test_selection = {test_file}\n"
     )

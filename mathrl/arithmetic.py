@@ -234,12 +234,12 @@ def evaluate(expression: str) -> float | None:
 _EXPR_CHARS = frozenset("0123456789.+-*/()×÷xX$ −,")
 
 
-def equations(text, limit: int = 64) -> list[tuple[float, float, int]]:
-    """(left value, stated result, decimals stated) of each `a op b = c` in the text: GSM8K `<<a*b=c>>` annotations,
-    `@@@@ a * b = c @@@@` steps and plain lines alike.
+def equations(text, limit: int = 64) -> list[tuple[int | Fraction, int | Fraction, int]]:
+    """(left value, stated result, decimals stated) of each `a op b = c` in the text, as exact values: GSM8K
+    `<<a*b=c>>` annotations, `@@@@ a * b = c @@@@` steps and plain lines alike.
 
-    >>> equations("She sold 48/2 = <<48/2=24>>24 clips, then 2+2 = 5.")
-    [(24.0, 24.0, 0), (4.0, 5.0, 0)]
+    >>> equations("She sold 48/2 = <<48/2=24>>24 clips, then 10/3 = 3.33")
+    [(24, 24, 0), (Fraction(10, 3), Fraction(333, 100), 2)]
     """
     text, found, pos, seen = text if isinstance(text, str) else "", [], 0, 0
     while len(found) < limit and seen < 4 * limit and (eq := text.find("=", pos)) >= 0:
@@ -257,9 +257,9 @@ def equations(text, limit: int = 64) -> list[tuple[float, float, int]]:
             continue
         if not any(op in left.lstrip("+-−") for op in "+-*/×÷x−"):
             continue  # "Total = 72" states a value, it does not compute one
-        lhs = evaluate(left)
+        lhs = exact_value(left.replace("$", ""))
         if lhs is not None:
-            found.append((lhs, sign * float(literal_value(result)), len(literal_digits(result)[1])))
+            found.append((lhs, sign * literal_value(result), len(literal_digits(result)[1])))
     return found
 
 

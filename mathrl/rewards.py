@@ -49,7 +49,7 @@ def _needs_math_verify(text: str) -> bool:
 
 def _read_gold(gold) -> tuple[str, Value | None]:
     text = gold_answer(gold)
-    return text, (answer_value(text) if text else None)
+    return text, answer_value(text)
 
 
 _gold = lru_cache(maxsize=4096)(_read_gold)
@@ -60,6 +60,13 @@ def clear_caches() -> None:
     _gold.cache_clear()
     _verified.cache_clear()
     parsing.clear_caches()
+
+
+def _number_as_text(value):
+    """A finite int or float (a column of numbers, not a bool) as the text it stands for; anything else unchanged."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)  # str and repr agree on numbers: 0.1 reads "0.1", 1e+20 "1e+20"
+    return value
 
 
 def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | None:
@@ -74,17 +81,17 @@ def grade(pred: str | None, gold, cfg: RewardConfig = _DEFAULT_CFG) -> str | Non
     >>> grade(r"\\boxed{\\frac{2}{3}}", "2/3"), grade("28%", "7/25"), grade("0.6667", "2/3")
     ('exact', 'exact', 'tolerance')
     """
-    if isinstance(gold, (int, float)) and not isinstance(gold, bool) and math.isfinite(gold):
-        gold = str(gold) if isinstance(gold, int) else repr(gold)
+    gold = _number_as_text(gold)
     gold_text, g = _gold(gold) if isinstance(gold, (str, bytes)) else ("", None)
     if not gold_text:
         return None
     if pred is None:
         return "wrong"
-    p = answer_value(pred) if type(pred) is str else None
+    pred = as_text(_number_as_text(pred))
+    p = answer_value(pred)
     if p is not None and g is not None:
         return _compare(p, g, cfg)
-    if cfg.math_verify and isinstance(pred, str) and (_needs_math_verify(pred) or g is None):
+    if cfg.math_verify and (_needs_math_verify(pred) or g is None):
         return "exact" if _verified(gold_text, pred.strip(), float(cfg.math_verify_timeout)) else "wrong"
     return "exact" if g is None and pred.strip().casefold() == gold_text.casefold() else "wrong"
 
@@ -263,11 +270,15 @@ def _reasoning(text: str, fmt) -> str | None:
 def _computes(reasoning: str, value: float, limit: int = 64) -> bool:
     """Whether the reasoning states `value` as a result, right after an `=` (GSM8K `<<a*b=c>>` annotations included).
 
-    Looks only where the answer's digits occur, from the end, where the final result usually is.
+    Looks only where the answer's digits occur (as written, with a decimal comma, with thousands commas), at the last
+    64 such places, from the end, where the final result usually is; at most 7 spaces, currency or minus signs may
+    stand between the `=` and the digits.
     """
-    spellings = {format_number(abs(value))}
-    if value.is_integer() and abs(value) >= 1000:
-        spellings.add(f"{abs(value):,.0f}")  # "1,000" in the reasoning, "1000" in the answer
+    written = format_number(abs(value))
+    whole, point, decimals = written.partition(".")
+    spellings = {written, written.replace(".", ",")}  # "2,5" in the reasoning, "2.5" in the answer
+    if whole.isdigit() and len(whole) > 3:
+        spellings.add(f"{int(whole):,}{point}{decimals}")  # "1,000.5" in the reasoning, "1000.5" in the answer
     for spelling in spellings:
         end = len(reasoning)
         for _ in range(limit):
@@ -293,8 +304,7 @@ def consistency_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]
     """
     out = []
     for text in _texts(completions):
-        reasoning, answer = _reasoning(text, fmt), extract_answer(text, fmt).value
-        value = to_number(answer) if answer is not None else None
+        reasoning, value = _reasoning(text, fmt), to_number(extract_answer(text, fmt).value)
         out.append(1.0 if reasoning and value is not None and _computes(reasoning, value) else 0.0)
     return out
 
@@ -302,9 +312,9 @@ def consistency_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]
 _register(consistency_reward, 0.0, 1.0)
 
 
-def _step_ok(lhs: float, rhs: float, decimals: int) -> bool:
-    # A stated result may round: "10/3 = 3.33" is right to its two decimals.
-    return abs(lhs - rhs) <= 0.5 * 10.0 ** -decimals + 1e-9 * max(1.0, abs(rhs))
+def _step_ok(lhs: int | Fraction, rhs: int | Fraction, decimals: int) -> bool:
+    # A stated result may round: "10/3 = 3.33" is right to its two decimals, and "1/8 = 0.13" exactly at half a unit.
+    return abs(lhs - rhs) <= Fraction(1, 2 * 10**decimals)
 
 
 def stepwise_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
@@ -322,8 +332,7 @@ def stepwise_reward(completions, fmt=DEFAULT_FORMAT, **kwargs) -> list[float]:
             out.append(0.0)
             continue
         ok = [_step_ok(*step) for step in steps]
-        answer = extract_answer(text, fmt).value
-        value = to_number(answer) if answer is not None else None
+        value = to_number(extract_answer(text, fmt).value)
         reaches = ok[-1] and value is not None and math.isclose(steps[-1][1], value, rel_tol=1e-6)
         out.append(0.5 * sum(ok) / len(ok) + 0.5 * reaches - 0.5 * (not all(ok)))
     return out
@@ -423,7 +432,7 @@ def reward_table(cfg: RewardConfig | None = None) -> list[dict]:
     return [
         {
             "component": name,
-            "pays": (func.__doc__ or "").strip().splitlines()[0],
+            "pays": (func.__doc__ or "").strip().partition("\n")[0],
             "range": "{:g} .. {:g}".format(*func.span(cfg)),
             "default_weight": DEFAULT_REWARD_WEIGHTS.get(name, 0.0),
         }
@@ -452,12 +461,12 @@ def reward_table_markdown() -> str:
     """docs/rewards.md, generated from this module so that it cannot drift from the code."""
     from mathrl.parsing import RULES
 
-    graded = RewardConfig(correctness_mode="graded")
+    defaults = RewardConfig()
     rows = "\n".join(
         f"| `{r['component']}` | {r['pays'].replace('|', '/')} | {r['range']} | {r['default_weight']:g} |"
         for r in reward_table()
     )
-    low, high = combined_reward.span(RewardConfig())
+    low, high = combined_reward.span(defaults)
     return f"""# Rewards
 
 Generated by `python -m mathrl.rewards --write-docs` from `mathrl/rewards.py`; a test fails when this file drifts.
@@ -487,12 +496,12 @@ at most 64 operands, exponents of at most 64, values of at most 4096 bits). Only
 worker process killed after `rewards.math_verify_timeout` seconds.
 
 **Comparing**: exact values first. Graded correctness pays
-{', '.join(f'{k} {v:g}' for k, v in zip(('exact', 'within tolerance', 'close', 'wrong'), graded.graded_scores))}
-(close: within {graded.close_tolerance:g}, relative). `rewards.tolerance` ({graded.tolerance:g}, relative) applies only
+{', '.join(f'{k} {v:g}' for k, v in zip(('exact', 'within tolerance', 'close', 'wrong'), defaults.graded_scores))}
+(close: within {defaults.close_tolerance:g}, relative). `rewards.tolerance` ({defaults.tolerance:g}, relative) applies only
 to golds that may be rounded (decimals, roots), never to whole numbers or fractions. A fraction gold whose decimal never
-ends (2/3) also meets its correctly rounded decimal of at least `rewards.rounded_digits` ({graded.rounded_digits})
+ends (2/3) also meets its correctly rounded decimal of at least `rewards.rounded_digits` ({defaults.rounded_digits})
 significant digits (`0.6667`), graded within tolerance. A percentage meets a gold written without one by
-`rewards.percent` ({graded.percent!r}): per source, GSM8K's whole-number golds keep GSM8K's convention (`50%` answers
+`rewards.percent` ({defaults.percent!r}): per source, GSM8K's whole-number golds keep GSM8K's convention (`50%` answers
 50, `100%` is not 1) and fraction golds theirs (`28%` answers 7/25); both sides marked compare their numbers.
 
 **Math-Verify's own test cases** about numbers, fractions, percentages and simple LaTeX

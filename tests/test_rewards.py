@@ -1,6 +1,7 @@
 """Tests for mathrl.rewards: each reward's table, TRL's contract, the real GSM8K solutions, hostile and gaming text."""
 
 import ast
+import doctest
 import json
 import pickle
 import subprocess
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from mathrl import parsing, rewards
 from mathrl.config import DEFAULT_REWARD_WEIGHTS, FORMATS, Config, RewardConfig, validate
 from mathrl.errors import ConfigError
+from mathrl.formats import FormatSpec, Section
 from mathrl.parsing import render_gold
 from mathrl.rewards import (
     DOCS_PATH, REWARDS, build_reward_funcs, combined_reward, consistency_reward, correctness_reward,
@@ -148,6 +150,8 @@ def test_plain_arithmetic_in_the_answer_is_evaluated_exactly(text, gold, expecte
         ("28", "28%", "auto", "exact"),  # and its number
         ("28%", "28\\%", "fraction", "exact"),  # both marked: the numbers compare, under any policy
         ("29%", "7/25", "auto", "close"),
+        ("66.67%", "2/3", "fraction", "tolerance"),  # the percentage is 2/3 correctly rounded
+        ("2/3", "66.67%", "fraction", "close"),  # but 2/3 is no rounding of the gold 0.6667: the sides keep their roles
     ],
 )
 def test_percent_policy(pred, gold, policy, expected):
@@ -328,6 +332,11 @@ def test_reward_table_states_each_rewards_range_and_default_weight():
     assert combined_reward.span(RewardConfig()) == (-0.125, 2.75)
 
 
+def test_the_docstring_examples_hold():
+    outcome = doctest.testmod(rewards)
+    assert outcome.attempted >= 14 and outcome.failed == 0
+
+
 def test_reward_docs_match_the_code():
     assert DOCS_PATH.read_text() == reward_table_markdown(), "run: python -m mathrl.rewards --write-docs"
 
@@ -407,6 +416,114 @@ def test_consistency_finds_the_last_computed_result_and_thousands_commas():
     assert consistency_reward(texts) == [1.0, 1.0]
 
 
+@pytest.mark.parametrize(
+    "reasoning, answer, expected",
+    [
+        ("5/2 = 2,5", "2.5", 1.0),  # a decimal comma in the working, a point in the answer
+        ("2469/2 = 1,234.5", "1234.5", 1.0),  # thousands commas on a number that is not whole
+        ("22/7 = 3.1428571", "3.142857", 1.0),  # the answer is the result cut to six places: within a millionth
+        ("6*12 = 72.5", "72", 0.0),  # a result that only starts with the answer's digits
+        ("10*72 = 720", "72", 0.0),  # the answer's digits inside a larger result, and before the `=`
+        ("=72", "72", 1.0),  # the `=` opens the reasoning
+        ("6*12 =" + " " * 7 + "72", "72", 1.0),  # seven spaces between `=` and the result: still its result
+        ("6*12 =" + " " * 8 + "72", "72", 0.0),  # eight: too far to be read as its result
+        ("6*12 =-$72", "72", 0.0),  # a negative amount is not the answer (and reading it must not raise)
+    ],
+)
+def test_consistency_reads_results_however_the_working_writes_them(reasoning, answer, expected):
+    assert consistency_reward([f"<reasoning>{reasoning}</reasoning><answer>{answer}</answer>"]) == [expected]
+
+
+def test_a_result_in_scientific_notation_is_read_as_one():
+    assert consistency_reward(["<reasoning>10^20 = 1e+20</reasoning><answer>1e+20</answer>"]) == [1.0]
+
+
+def test_consistency_and_correctness_read_the_formats_own_sections():
+    # read with the default format, the answer would be the last number, 6
+    text = "<start_working_out>6*12 = 72<end_working_out><SOLUTION>72</SOLUTION> in 6 boxes"
+    assert consistency_reward([text], fmt="working_out") == [1.0]
+    assert correctness_reward([text], answer=["72"], fmt="working_out") == [1.0]
+    assert correctness_reward([text], answer=["72"]) == [0.0]
+
+
+def test_one_gold_answer_for_the_whole_batch_applies_to_every_completion():
+    for gold in ("72", 72):
+        assert correctness_reward(["<answer>72</answer>", "<answer>7</answer>"], answer=gold) == [1.0, 0.0]
+
+
+def test_without_a_reasoning_section_the_steps_are_read_from_the_whole_completion():
+    assert stepwise_reward(["48/2 = 24, 48+24 = 72. <answer>72</answer>", "2+2 = 5. <answer>5</answer>"]) == [1.0, -0.5]
+
+
+def test_a_completion_without_steps_leaves_the_rest_of_the_batch_scored():
+    texts = ["<reasoning>no equations</reasoning><answer>5</answer>", "<reasoning>2+3 = 5</reasoning><answer>5</answer>"]
+    assert stepwise_reward(texts) == [0.0, 1.0]
+
+
+def test_an_unclosed_field_earns_no_closing_tag_credit_when_one_mark_opens_and_closes_it():
+    bold = FormatSpec("bold", (Section("reasoning", "<r>", "</r>"), Section("answer", "**", "**")), "prompt")
+    # four tags; the lone `**` is the field's opening only, so three are present in order
+    assert xml_count_reward(["<r>x</r> **12", "<r>x</r> **12**"], fmt=bold) == [0.75, 0.5]
+
+
+@pytest.mark.parametrize("gold", [["72"], {"answer": "72"}, float("nan"), True, None, ""])
+def test_a_gold_that_is_no_answer_text_or_number_is_missing(gold):
+    assert grade("72", gold) is None
+    assert correctness_reward(["<answer>72</answer>"], answer=[gold]) == [None]
+
+
+@pytest.mark.parametrize("pred", [72, 72.0, b"72", "72"])
+def test_an_answer_given_as_a_number_or_bytes_is_graded_by_its_value(pred):
+    assert grade(pred, "72") == "exact"
+    assert grade(pred, "7") == "wrong"
+
+
+def test_consistency_looks_back_over_the_last_64_mentions_of_the_answer():
+    # A work bound: a reasoning that repeats the answer after computing it is searched at most 64 places back.
+    text = "<reasoning>6*12 = 72{}</reasoning><answer>72</answer>"
+    assert consistency_reward([text.format(" 72" * 63), text.format(" 72" * 64)]) == [1.0, 0.0]
+
+
+def test_stepwise_reads_the_formats_own_sections():
+    # prose outside the reasoning is not a step; the answer is the format's field, not the last number
+    text = "Note 2+2 = 5. <start_working_out>48/2 = 24<end_working_out><SOLUTION>24</SOLUTION> Checked 2 times."
+    assert stepwise_reward([text], fmt="working_out") == [1.0]
+
+
+@pytest.mark.parametrize(
+    "step, right",
+    [
+        ("30000 + 0.125 = 30000.13", True),  # rounded half up at a magnitude where floats carry an error
+        ("1/3 = 0.333333331", False),  # wrong in the ninth decimal: the float slack must not cover it
+    ],
+)
+def test_a_step_is_right_within_its_stated_decimals_only(step, right):
+    answer = step.split("= ")[1]
+    assert stepwise_reward([f"<reasoning>{step}</reasoning><answer>{answer}</answer>"]) == [1.0 if right else -0.5]
+
+
+def test_xml_count_pays_each_tag_a_share_rounded_to_six_places():
+    # the output format has three sections, so one section present once earns 1/3
+    assert xml_count_reward(["<reasoning>r</reasoning>"], fmt="output") == [0.333333]
+
+
+@pytest.mark.parametrize("not_a_batch", ["<answer>72</answer>", b"<answer>72</answer>", {"content": "72"}, None])
+def test_a_bare_completion_is_not_a_batch(not_a_batch):
+    for name, func in REWARDS.items():
+        assert func(not_a_batch, answer="72") == [], name
+
+
+def test_an_irrational_answer_against_a_fraction_gold_is_graded():
+    assert grade("\\sqrt{2}", "2/3") == "wrong"
+    assert grade("\\sqrt{2}", "1.414214") == "tolerance"  # a decimal gold may be a rounding
+    # √(10^40 + 1) is 1e20 as a float, and 10^20 + 1/3 rounds to 10^20: a root still never counts as a rounded decimal
+    assert grade("\\sqrt{" + str(10**40 + 1) + "}", f"{3 * 10**20 + 1}/3") == "close"
+
+
+def test_a_bound_reward_shows_its_name_and_format():
+    assert repr(rewards.BoundReward("format_reward_soft", "think")) == "BoundReward('format_reward_soft', fmt='think')"
+
+
 def test_combined_reward_passes_format_and_config_to_every_reward():
     strict_only = RewardConfig(weights={"format_reward_strict": 1.0})
     gold = render_gold("Twice 36 is <<2*36=72>>72.\n#### 72", "working_out")
@@ -434,11 +551,56 @@ def test_an_unknown_reward_is_named_with_the_known_ones():
 def test_the_command_line_prints_or_writes_the_reward_table(tmp_path, monkeypatch, capsys):
     assert rewards.main([]) == 0
     assert capsys.readouterr().out == reward_table_markdown()
-    target = tmp_path / "docs" / "rewards.md"
+    target = tmp_path / "new" / "docs" / "rewards.md"  # folders that do not exist yet
     monkeypatch.setattr(rewards, "DOCS_PATH", target)
-    assert rewards.main(["--write-docs"]) == 0
-    assert target.read_text() == reward_table_markdown()
-    assert capsys.readouterr().out == f"wrote {target}\n"
+    for _ in range(2):  # writing again over the first copy
+        assert rewards.main(["--write-docs"]) == 0
+        assert target.read_text() == reward_table_markdown()
+        assert capsys.readouterr().out == f"wrote {target}\n"
+    monkeypatch.setenv("COLUMNS", "400")  # the help on one line per option, whatever the terminal
+    with pytest.raises(SystemExit) as exit_:
+        rewards.main(["--help"])
+    assert exit_.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: python -m mathrl.rewards [-h] [--write-docs]\n\nmathrl reward table\n")
+    assert f"--write-docs  write {target}" in shown
+
+
+def test_a_registered_reward_joins_the_table_with_its_range(monkeypatch):
+    monkeypatch.setattr(rewards, "REWARDS", dict(REWARDS))
+
+    def tiny_reward(completions, **kwargs):
+        """Pays a | b, a millionth at most."""
+        return [1e-6 for _ in completions]
+
+    def undocumented_reward(completions, **kwargs):
+        return [0.0 for _ in completions]
+
+    rewards._register(tiny_reward, 0.0, 1e-6)
+    rewards._register(undocumented_reward, -1.0, 1.0, span=lambda cfg: (-cfg.min_reasoning_words, 0.0))
+    assert rewards.BoundReward("tiny_reward")(["x", "y"]) == [1e-6, 1e-6]
+    rows = {r["component"]: r for r in reward_table(RewardConfig(min_reasoning_words=3))}
+    assert (rows["tiny_reward"]["pays"], rows["tiny_reward"]["range"]) == ("Pays a | b, a millionth at most.", "0 .. 1e-06")
+    assert (rows["undocumented_reward"]["pays"], rows["undocumented_reward"]["range"]) == ("", "-3 .. 0")
+    assert "| `tiny_reward` | Pays a / b, a millionth at most. | 0 .. 1e-06 | 0 |" in reward_table_markdown()
+
+
+def test_the_docs_list_the_math_verify_cases_where_mathrl_follows_a_convention(tmp_path, monkeypatch):
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps({"cases": [
+        {"gold": "50", "pred": "50%", "expected": True, "convention": "GSM8K reads a percentage as its number"},
+        {"gold": "1", "pred": "100%", "expected": False, "convention": "100% is not 1"},
+        {"gold": "2", "pred": "2", "expected": True, "convention": ""},
+    ]}))
+    monkeypatch.setattr(rewards, "CASES_PATH", cases)
+    docs = reward_table_markdown()
+    assert "(`tests/data/math_verify_cases.json`, 3 cases)" in docs
+    assert ('- gold `50`, completion `"50%"`: expected right; GSM8K reads a percentage as its number.\n'
+            '- gold `1`, completion `"100%"`: expected wrong; 100% is not 1.\n\n') in docs
+    monkeypatch.setattr(rewards, "CASES_PATH", tmp_path / "missing.json")
+    docs = reward_table_markdown()
+    assert "(`tests/data/math_verify_cases.json`, 0 cases)" in docs
+    assert "not the expected one, and the convention that explains each:\n- none\n" in docs
 
 
 def test_fast_path_imports_no_sympy():
