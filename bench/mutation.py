@@ -44,8 +44,8 @@ MODULES = {
     "rewards": ("mathrl/rewards.py", "tests/test_rewards.py", None),
     # answer extraction: which answer a completion is graded on, and when hedging pays nothing
     "parsing": ("mathrl/parsing.py", "tests/test_parsing.py", [
-        "_blocks", "_stated", "_last_side", "_agree", "_boxed", "_last_number", "_math_span", "_answer_is",
-        "extract_answer", "_extract"]),
+        "_blocks", "_stated", "_last_side", "_agree", "_boxed", "_tokens_backwards", "_last_number", "_math_span",
+        "_answer_is", "extract_answer", "_extract"]),
     # validation and coercion (see SCOPE)
     "config": ("mathrl/config.py", "tests/test_config.py", [
         "validate", "_typed", "coerce", "_as_type", "_int_text", "_check_limits", "_apply", "apply_overrides"]),

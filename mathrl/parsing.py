@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from mathrl.arithmetic import LITERAL, MAX_NUMBER_CHARS, exact_value, literal_value
 from mathrl.arithmetic import equations  # noqa: F401  (the stepwise reward reads worked steps through the parser)
@@ -283,7 +283,9 @@ def _blocks(text: str, open_tag: str, close_tag: str) -> list[str] | None:
             if close_tag:
                 break
             end = len(text)
-        inner = text.rfind(open_tag, begin, end)  # nested opens: the innermost block holds the answer
+        # Nested opens: the innermost block holds the answer. Searched from just after this open, so a longer run of a
+        # self-overlapping tag (`#####` for `####`) is one open, and its content starts after the whole run.
+        inner = text.rfind(open_tag, start + 1, end)
         found.append(text[(inner + len(open_tag)) if inner >= 0 else begin:end])
         if len(found) > MAX_BLOCKS:
             return None
@@ -331,6 +333,8 @@ def _agree(values: list[str | None], rule: str) -> Extraction | None:
 
 
 def _boxed(text: str) -> list[str] | None:
+    """Contents of every `\\boxed{...}` that closes within 4 * MAX_NUMBER_CHARS characters; one that does not is
+    unclosed, so a brace far later is not its end. None when there are too many."""
     found, pos = [], 0
     while (start := text.find("\\boxed{", pos)) >= 0:
         depth, i = 1, start + 7
@@ -348,27 +352,35 @@ def _boxed(text: str) -> list[str] | None:
     return found
 
 
+def _tokens_backwards(text: str) -> Iterator[re.Match]:
+    """The text's number tokens, last first: those a scan of the whole text finds, read window by window from the end
+    so that the last ones cost no scan of the rest. Each window starts just after a space, which no token holds (thin
+    spaces between thousands are not spaces), so it never cuts a token in half; with no space in the 256 characters
+    before its nominal start, it starts at the text's start and reads the rest at once. The next window ends where
+    this one starts, so each character is read once."""
+    end = len(text)
+    while end > 0:
+        low = max(0, end - 1024)
+        start = text.rfind(" ", max(0, low - 256), low) + 1  # just after the space, or 0 when there is none
+        yield from reversed(list(_TOKEN.finditer(text, start, end)))
+        end = start
+
+
 def _last_number(text: str) -> str | None:
     """The last number in the text; the whole text when it is one short answer (`1 000`, `\\sqrt{17}`), and the whole
     math span (`\\( (9+1) \\)`, `$k = \\frac{1}{3}$`) when the last number closes one."""
     whole = text.strip()
     if len(whole) <= MAX_NUMBER_CHARS and _answer_value(whole) is not None:
         return whole
-    end = len(text)
-    while end > 0:  # search backwards window by window; back each window off so it never cuts a number in half
-        start = low = max(0, end - 1024)
-        while start > 0 and low - start < 2 * MAX_NUMBER_CHARS and text[start - 1] not in " \n\t":
-            start -= 1  # no token holds a space except between thousands, and none is longer than this
-        tokens = list(_TOKEN.finditer(text, start, end))
-        if tokens:
-            last = tokens[-1]
-            before = tokens[-2] if len(tokens) > 1 else None
-            if before is not None and _OR.fullmatch(text, before.end(), last.start()) and \
-                    canonical_answer(before.group()) != canonical_answer(last.group()):
-                return _HEDGE  # "18 or 19"
-            return _math_span(text, last) or last.group()
-        end = start
-    return None
+    tokens = _tokens_backwards(text)
+    last = next(tokens, None)
+    if last is None:
+        return None
+    before = next(tokens, None)
+    if before is not None and _OR.fullmatch(text, before.end(), last.start()) and \
+            canonical_answer(before.group()) != canonical_answer(last.group()):
+        return _HEDGE  # "18 or 19"
+    return _math_span(text, last) or last.group()
 
 
 _SPANS = (("\\(", "\\)"), ("\\[", "\\]"), ("$", "$"))
@@ -377,7 +389,7 @@ _SPANS = (("\\(", "\\)"), ("\\[", "\\]"), ("$", "$"))
 def _math_span(text: str, token: re.Match) -> str | None:
     """The stated answer of the inline or display math span that the last number ends, if it ends one."""
     for open_mark, close_mark in _SPANS:
-        close = text.find(close_mark, token.end(), token.end() + MAX_NUMBER_CHARS)
+        close = text.find(close_mark, token.end())
         if close < 0 or text[token.end():close].strip(" {}().") or text[close + len(close_mark):].strip(" .\n$"):
             continue
         begin = text.rfind(open_mark, max(0, token.start() - MAX_NUMBER_CHARS), token.start())
@@ -387,14 +399,19 @@ def _math_span(text: str, token: re.Match) -> str | None:
 
 
 _OR = re.compile(r"\s+or\s+")
+_WORD_REST = re.compile(rf"\S{{0,{MAX_NUMBER_CHARS}}}")  # at most a number's length: a longer run is junk
 _CLAUSE_END = re.compile(r"(?<!\\)[;!?]|\n|\.(?!\d)|,\s+(?![-−\d])|\s(?:since|because|as|so|which|from|given|for|when|if|but)\b")
 
 
 def _answer_is(text: str) -> str | None:
+    """The answer stated after the last "answer is": its clause, read for MAX_NUMBER_CHARS characters and to the end of
+    the word they cut, up to the first clause end."""
     cut = max(text.rfind(phrase) for phrase in ("answer is", "Answer is", "ANSWER IS"))  # lower() can shift indices
     if cut < 0:
         return None
-    said = _LATEX_THOUSANDS.sub(",", text[cut + 9:cut + 9 + MAX_NUMBER_CHARS]).lstrip(" :")
+    # The clause's first MAX_NUMBER_CHARS characters, and the rest of the word they cut: never a number's prefix
+    stop = _WORD_REST.match(text, cut + 9 + MAX_NUMBER_CHARS).end()
+    said = _LATEX_THOUSANDS.sub(",", text[cut + 9:stop]).lstrip(" :")
     if "\\boxed{" in said:
         return None  # the boxed rule reads it whole
     end = _CLAUSE_END.search(said)

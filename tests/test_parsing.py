@@ -214,9 +214,17 @@ def test_the_answer_is_phrase(text, expected):
         ("\\boxed{} so \\boxed{7}", Extraction("7", "boxed")),  # an empty box is passed over
         ("So it is 19 or 19.", Extraction("19", "last_number")),  # one value named twice is no hedge here either
         ("\nno digits here", Extraction(None, "none")),  # a text that opens with a blank and holds no number
+        (" no digits here", Extraction(None, "none")),  # or with a space
         ("Tom had 3 apples and paid 5$", Extraction("5", "last_number")),  # a dollar after the amount opens no math
         ("so \\( 12 \\text{ cm} \\)", Extraction("12", "last_number")),  # text after the number: not the span's answer
         ("so \\( " + "x + " * 40 + "5 \\)", Extraction("5", "last_number")),  # a span opened too far back is not read
+        ("so \\( 12X \\)", Extraction("12", "last_number")),  # a letter after the number: not the span's answer
+        ("The total is \\( (9+1) \\) X", Extraction("1", "last_number")),  # words after the span: not the final answer
+        ("so \\( \\sqrt{12}" + " " * 130 + "\\)", Extraction("\\sqrt{12}", "last_number")),  # however far the close
+        ("##### \\sqrt{2}", Extraction("\\sqrt{2}", "hash")),  # a longer run of #'s is one marker: read after the run
+        ("#####\nThe answer is 5", Extraction("5", "answer_is")),  # an empty line after it, as after `####`
+        ("\\boxed{ " + " " * 470 + "7}", Extraction("7", "boxed")),  # a box closing within its reach (480) is read
+        ("\\boxed{" + "work " * 100 + "} The total is 12.", Extraction("12", "last_number")),  # a brace beyond it is not
     ],
 )
 def test_where_each_rule_stops_reading(text, expected):
@@ -235,6 +243,44 @@ def test_the_last_number_is_read_whole_where_the_search_window_cuts_it(before):
     text = before + "123456 apples" + " x" * 507  # 1,024 characters from the end lands inside 123456
     assert text.index("123456") < len(text) - 1024 < text.index("123456") + 6
     assert extract_answer(text, "reasoning") == Extraction("123456", "last_number")
+
+
+# Texts that end in one of these, then spaces and a word, so many that the last-number search's first window starts at
+# every position around it; the first is read from the very start of a long text.
+ENDINGS = [
+    ("", "1000000", "1000000"),
+    ("Xavier has 45 X-rays and ", "123 apples", "123"),  # words with an X before the number
+    ("She had ", "18 or 19", None),  # two values: a hedge even where the window starts between them
+    ("She had ", "12 or 12", "12"),  # one value named twice
+    ("So it is ", "\\frac{1}{3}", "\\frac{1}{3}"),  # a LaTeX fraction is one number
+    ("The sum 1+2+3 gives ", "1234567" + "!" * 300, "1234567"),  # a number glued to a long run of punctuation
+]
+
+
+@pytest.mark.parametrize("before, ending, expected", ENDINGS)
+def test_the_last_number_is_the_same_wherever_the_search_window_starts(before, ending, expected):
+    for shift in range(-3, len(ending) + 3):
+        text = before + ending + " " * (1018 - len(ending) + shift) + "apples"  # the window starts `shift` characters in
+        assert len(text) - 1024 == len(before) + shift
+        found = extract_answer(text, "reasoning", rules=FLEXIBLE_RULES)
+        assert found == (Extraction(expected, "last_number") if expected else Extraction(None, "conflict")), shift
+
+
+def test_the_answer_is_clause_is_read_for_max_number_chars_and_the_word_they_cut():
+    clause = "the number of marbles Tom keeps " * 4  # no clause end in it
+    text = f"The answer is {clause[:110]} 123456789."
+    assert text.index("123456789") < text.index("answer is") + 9 + 120 < text.index("123456789") + 9  # the number is cut
+    assert extract_answer(text, "reasoning") == Extraction("123456789", "answer_is")  # never its prefix 12345678
+    said = "7 " + ("apples " * 17)[:117]  # 7 and a unit word, no clause end
+    beyond = f"The answer is {said} 8"  # 8 starts right after the clause's 120 characters: not part of it
+    assert beyond.index(" 8") == beyond.index("answer is") + 9 + 120
+    assert extract_answer(beyond, "reasoning") == Extraction(said, "answer_is")
+
+
+def test_a_completion_of_max_number_chars_that_is_one_answer_is_read_whole():
+    text = ("1 000 " + "dollars " * 15)[:120]  # 1000 and unit words: MAX_NUMBER_CHARS (120) characters
+    assert len(text) == 120
+    assert extract_answer(text, "reasoning", rules=FLEXIBLE_RULES) == Extraction(text, "last_number")  # 1000, not 000
 
 
 def test_a_custom_format_is_read_by_its_own_tags():
